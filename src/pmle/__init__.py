@@ -1,0 +1,29 @@
+"""pmle — the Professional ML Engineer's whole job on one machine.
+
+The package root stays light: heavy libraries are imported inside the functions that use them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = ["Workspace", "__version__", "errors", "init", "open_workspace"]
+
+if TYPE_CHECKING:
+    from pmle import errors
+    from pmle.workspace import Workspace, init, open_workspace
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy re-exports keep `import pmle` fast.
+    if name in {"Workspace", "init", "open_workspace"}:
+        from pmle import workspace
+
+        return getattr(workspace, name)
+    if name == "errors":
+        import importlib
+
+        return importlib.import_module("pmle.errors")
+    raise AttributeError(f"module 'pmle' has no attribute {name!r}")

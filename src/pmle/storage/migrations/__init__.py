@@ -1,0 +1,1 @@
+"""Alembic migrations of the metadata database, applied automatically when a workspace opens."""

@@ -1,0 +1,152 @@
+"""The metadata tables, as the code reads and writes them (SQLAlchemy Core).
+
+The migrations in `migrations/versions` create these tables; this module mirrors their head
+state. The lineage tables follow the ML Metadata shape: artifacts, executions, events (input /
+output edges between them) and contexts grouping both.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# --- lineage (ML Metadata shape) -------------------------------------------------------------
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("type", String(64), nullable=False, index=True),  # Dataset, Model, File, ...
+    Column("name", String(256), nullable=True, index=True),  # e.g. "churn@2"
+    Column("uri", Text, nullable=True),
+    Column("properties", JSON, nullable=False, default=dict),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+executions = Table(
+    "executions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("type", String(64), nullable=False, index=True),  # Import, Split, Train, ...
+    Column("name", String(256), nullable=True),
+    Column("state", String(16), nullable=False, default="COMPLETE"),
+    Column("properties", JSON, nullable=False, default=dict),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("artifact_id", ForeignKey("artifacts.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column(
+        "execution_id", ForeignKey("executions.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("type", String(8), nullable=False),  # INPUT | OUTPUT
+    Column("path", String(128), nullable=True),  # the role of the artifact in the execution
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+contexts = Table(
+    "contexts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("type", String(64), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("properties", JSON, nullable=False, default=dict),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("type", "name", name="uq_contexts_type_name"),
+)
+
+attributions = Table(
+    "attributions",
+    metadata,
+    Column("context_id", ForeignKey("contexts.id", ondelete="CASCADE"), primary_key=True),
+    Column("artifact_id", ForeignKey("artifacts.id", ondelete="CASCADE"), primary_key=True),
+)
+
+associations = Table(
+    "associations",
+    metadata,
+    Column("context_id", ForeignKey("contexts.id", ondelete="CASCADE"), primary_key=True),
+    Column("execution_id", ForeignKey("executions.id", ondelete="CASCADE"), primary_key=True),
+)
+
+# --- datasets ---------------------------------------------------------------------------------
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("dataset_id", ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("artifact_key", String(64), nullable=False),  # the Parquet file in the artifact store
+    Column("num_rows", Integer, nullable=False),
+    Column("num_bytes", Integer, nullable=False),
+    Column("schema", JSON, nullable=False),
+    Column("stats", JSON, nullable=False),
+    Column("source", Text, nullable=False, default=""),
+    Column("lineage_artifact_id", ForeignKey("artifacts.id"), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("dataset_id", "version", name="uq_dataset_versions_version"),
+    UniqueConstraint("dataset_id", "content_hash", name="uq_dataset_versions_hash"),
+)
+
+# --- model registry ---------------------------------------------------------------------------
+
+models = Table(
+    "models",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model_id", ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("flavor", String(32), nullable=False),
+    Column("tree_key", String(64), nullable=False),  # the model folder in the artifact store
+    Column("manifest", JSON, nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("lineage_artifact_id", ForeignKey("artifacts.id"), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("model_id", "version", name="uq_model_versions_version"),
+)
+
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("model_id", ForeignKey("models.id", ondelete="CASCADE"), primary_key=True),
+    Column("alias", String(128), primary_key=True),
+    Column(
+        "version_id", ForeignKey("model_versions.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+)

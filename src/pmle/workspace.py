@@ -1,0 +1,218 @@
+"""A workspace: one folder holding the metadata database, the artifact store and the warehouse.
+
+It is found like git finds `.git`: the `.pmle` folder in the current directory or the nearest
+one above it, unless `PMLE_WORKSPACE` or an explicit path says otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pmle.config import CONFIG_FILE, Settings, load_settings
+from pmle.errors import AlreadyExists, InvalidInput, WorkspaceNotFound
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from pmle.data.datasets import Datasets
+    from pmle.models.registry import Registry
+    from pmle.storage.artifacts import ArtifactStore
+    from pmle.storage.lineage import Lineage
+    from pmle.storage.warehouse import Warehouse
+
+DIRNAME = ".pmle"
+ENV_VAR = "PMLE_WORKSPACE"
+
+_CONFIG_TEMPLATE = """\
+# pmle workspace settings. PMLE_* environment variables override these.
+
+[metadata]
+# SQLAlchemy URL of the metadata database; empty = SQLite in this folder.
+# url = "postgresql+psycopg://user@host/pmle"
+# busy_timeout_s = 60
+
+[warehouse]
+# DuckDB threads; 0 = all cores.
+# threads = 0
+"""
+
+
+def _state_dir(path: Path) -> Path:
+    """Accept either a project folder or its `.pmle` folder."""
+    return path if path.name == DIRNAME else path / DIRNAME
+
+
+def find_workspace(start: str | os.PathLike[str] | None = None) -> Path:
+    """The `.pmle` folder for `start` (default: `PMLE_WORKSPACE`, else the current directory)."""
+    if start is None and os.environ.get(ENV_VAR):
+        state = _state_dir(Path(os.environ[ENV_VAR]).expanduser().resolve())
+        if not state.is_dir():
+            raise WorkspaceNotFound(
+                f"{ENV_VAR} points to {state.parent}, which holds no pmle workspace",
+                hint=f"run `pmle init {state.parent}` or fix {ENV_VAR}",
+            )
+        return state
+    here = Path(start if start is not None else os.getcwd()).expanduser().resolve()
+    if start is not None:
+        state = _state_dir(here)
+        if state.is_dir():
+            return state
+    for folder in (here, *here.parents):
+        if (folder / DIRNAME).is_dir():
+            return folder / DIRNAME
+    raise WorkspaceNotFound(
+        f"no pmle workspace in {here} or any folder above it",
+        hint="run `pmle init` to create one here, or set PMLE_WORKSPACE",
+    )
+
+
+class Workspace:
+    """An open workspace. Stores are opened lazily, on first use."""
+
+    def __init__(self, state_dir: Path, settings: Settings | None = None) -> None:
+        self.state_dir = state_dir
+        self.root = state_dir.parent
+        self.settings = settings or load_settings(state_dir)
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.root)!r})"
+
+    # -- stores ---------------------------------------------------------------------------------
+
+    @property
+    def metadata_url(self) -> str:
+        """The SQLAlchemy URL of the metadata database."""
+        return self.settings.metadata_url or f"sqlite:///{self.state_dir / 'metadata.db'}"
+
+    @cached_property
+    def engine(self) -> Engine:
+        """The metadata database, migrated to the current schema."""
+        from pmle.storage import metadata
+
+        engine = metadata.create_engine(self.metadata_url, self.settings.busy_timeout_s)
+        metadata.ensure_schema(engine, lock_path=self.state_dir / "migrate.lock")
+        return engine
+
+    @cached_property
+    def artifacts(self) -> ArtifactStore:
+        """The content-addressed artifact store."""
+        from pmle.storage.artifacts import ArtifactStore
+
+        return ArtifactStore(self.state_dir / "artifacts")
+
+    @cached_property
+    def warehouse(self) -> Warehouse:
+        """The DuckDB warehouse, with every dataset version as a view."""
+        from pmle.storage.warehouse import Warehouse
+
+        return Warehouse(
+            self.state_dir / "warehouse.duckdb",
+            views=lambda: self.datasets.views(),
+            busy_timeout_s=self.settings.busy_timeout_s,
+            threads=self.settings.warehouse_threads,
+        )
+
+    @cached_property
+    def lineage(self) -> Lineage:
+        """The lineage graph."""
+        from pmle.storage.lineage import Lineage
+
+        return Lineage(self.engine)
+
+    # -- capabilities -----------------------------------------------------------------------------
+
+    @cached_property
+    def datasets(self) -> Datasets:
+        """Versioned datasets."""
+        from pmle.data.datasets import Datasets
+
+        return Datasets(self)
+
+    @cached_property
+    def models(self) -> Registry:
+        """The model registry."""
+        from pmle.models.registry import Registry
+
+        return Registry(self)
+
+    def info(self) -> dict[str, Any]:
+        """A summary of the workspace: where its stores are and how much they hold."""
+        import sqlalchemy as sa
+
+        from pmle.storage import schema as t
+        from pmle.storage.metadata import current_revision
+
+        with self.engine.connect() as conn:
+            counts = {
+                name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+                for name, table in (
+                    ("datasets", t.datasets),
+                    ("dataset_versions", t.dataset_versions),
+                    ("models", t.models),
+                    ("model_versions", t.model_versions),
+                    ("lineage_artifacts", t.artifacts),
+                    ("lineage_executions", t.executions),
+                )
+            }
+            revision = current_revision(conn)
+        objects = self.artifacts.keys()
+        size = sum(self.artifacts.path(k).stat().st_size for k in objects)
+        url = self.metadata_url
+        return {
+            "root": str(self.root),
+            "metadata_url": _redact(url),
+            "schema_revision": revision,
+            "artifacts_dir": str(self.artifacts.root),
+            "artifact_objects": len(objects),
+            "artifact_bytes": size,
+            "warehouse": str(self.warehouse.path),
+            **counts,
+        }
+
+    def close(self) -> None:
+        """Release pooled database connections."""
+        if "engine" in self.__dict__:
+            self.engine.dispose()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a database URL."""
+    if "://" in url and "@" in url.split("://", 1)[1]:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url
+
+
+def init(path: str | os.PathLike[str] = ".", *, exist_ok: bool = False, **settings: Any) -> Workspace:
+    """Create a workspace in `path` (a `.pmle` folder) and migrate its metadata database."""
+    root = Path(path).expanduser().resolve()
+    if root.exists() and not root.is_dir():
+        raise InvalidInput(f"{root} is a file, not a folder")
+    state = root / DIRNAME
+    if state.is_dir() and not exist_ok:
+        raise AlreadyExists(f"{root} already holds a pmle workspace", hint="use it as it is")
+    state.mkdir(parents=True, exist_ok=True)
+    config = state / CONFIG_FILE
+    if not config.exists():
+        config.write_text(_CONFIG_TEMPLATE, encoding="utf-8")
+    (state / ".gitignore").write_text("*\n", encoding="utf-8")
+    ws = Workspace(state, load_settings(state, **settings))
+    _ = ws.engine  # create and migrate the metadata database now
+    return ws
+
+
+def open_workspace(path: str | os.PathLike[str] | None = None, **settings: Any) -> Workspace:
+    """Open the workspace at `path`, or the one found from `PMLE_WORKSPACE` / the current folder."""
+    state = find_workspace(path)
+    return Workspace(state, load_settings(state, **settings))
