@@ -85,7 +85,32 @@ def read_file(path: str | os.PathLike[str], format: str | None = None, **options
         con.close()
     if table.num_columns == 0:
         raise InvalidInput(f"{p} has no columns")
+    if fmt == "csv" and table.num_columns == 1 and "delim" not in options:
+        table = _recheck_single_column(p, table)
     return Loaded(table, f"file://{p.resolve()}", f"file://{p.resolve()}", "File")
+
+
+def _recheck_single_column(path: Path, table: pa.Table) -> pa.Table:
+    """DuckDB falls back to one column when rows disagree on their number of fields; if the
+    header clearly has a delimiter, read strictly with it to report the broken row."""
+    import gzip
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as f:
+        header = f.readline()
+    delims = [d for d in (",", ";", "\t", "|") if d in header]
+    if not delims:
+        return table
+    try:
+        return pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delims[0]))
+    except pa.ArrowInvalid as exc:
+        raise InvalidInput(
+            f"malformed CSV {path.name}: {str(exc).strip().splitlines()[0]}",
+            hint="every row needs as many fields as the header",
+        )
 
 
 def from_object(obj: Any) -> Loaded:

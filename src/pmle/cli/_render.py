@@ -1,0 +1,128 @@
+"""Rich renderings shared by commands: dataset schemas, statistics, lineage trees."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.table import Table
+    from rich.tree import Tree
+
+    from pmle.data.datasets import DatasetVersion
+    from pmle.storage.lineage import LineageGraph
+
+_BLOCKS = " ▁▂▃▄▅▆▇█"
+
+
+def sparkline(counts: list[int]) -> str:
+    """A histogram as one line of block characters."""
+    if not counts:
+        return ""
+    top = max(counts) or 1
+    return "".join(_BLOCKS[0 if c == 0 else max(1, round(c / top * 8))] for c in counts)
+
+
+def fmt_num(value: Any) -> str:
+    """Numbers short and readable: 1234567 -> 1,234,567; 0.123456 -> 0.1235."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-3):
+            return f"{value:.3g}"
+        return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.1f}"
+    return str(value)
+
+
+def schema_table(dv: DatasetVersion) -> Table:
+    """The columns of a dataset version: type, kind, nulls, distinct values."""
+    from rich.table import Table
+
+    table = Table(title=f"{dv.ref} — {dv.num_rows:,} rows × {len(dv.columns)} columns",
+                  title_justify="left")
+    table.add_column("column", style="bold")
+    table.add_column("type")
+    table.add_column("kind", style="cyan")
+    table.add_column("nulls", justify="right")
+    table.add_column("distinct", justify="right")
+    table.add_column("note", style="dim")
+    for c in dv.columns:
+        s = dv.stats["columns"].get(c.name, {})
+        nulls = s.get("nulls", 0)
+        table.add_row(
+            c.name, c.type, c.kind,
+            f"{nulls:,}" if nulls else "[dim]0[/]",
+            fmt_num(s.get("distinct")), c.note,
+        )
+    return table
+
+
+def stats_table(dv: DatasetVersion, columns: list[str] | None = None) -> Table:
+    """Statistics per column, with a histogram or the most frequent values."""
+    from rich.table import Table
+
+    table = Table(title=f"{dv.ref} — column statistics", title_justify="left")
+    for name, justify in (("column", "left"), ("kind", "left"), ("nulls %", "right"),
+                          ("mean", "right"), ("std", "right"), ("min", "right"),
+                          ("median", "right"), ("max", "right"), ("distribution", "left")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for c in dv.columns:
+        if columns and c.name not in columns:
+            continue
+        s = dv.stats["columns"].get(c.name, {})
+        q = s.get("quantiles") or {}
+        if "histogram" in s and c.kind == "numeric":
+            dist = sparkline(s["histogram"]["counts"])
+        else:
+            tops = s.get("top_values") or []
+            total = s.get("count") or 1
+            dist = ", ".join(f"{t['value']} {t['count'] / total:.0%}" for t in tops[:3])
+            if len(tops) > 3:
+                dist += ", …"
+        table.add_row(
+            c.name, c.kind, f"{100 * s.get('null_fraction', 0):.1f}",
+            fmt_num(s.get("mean")), fmt_num(s.get("std")), fmt_num(s.get("min")),
+            fmt_num(q.get("0.5")), fmt_num(s.get("max")), dist,
+        )
+    return table
+
+
+def lineage_tree(graph: LineageGraph) -> Tree:
+    """An upstream graph as a tree: artifact ← execution ← its inputs ← ..."""
+    from rich.tree import Tree
+
+    def label(artifact_id: int) -> str:
+        a = graph.artifacts[artifact_id]
+        extra = f" [dim]{a.uri}[/]" if a.uri and a.type == "File" else ""
+        return f"[bold]{a.type}[/] {a.name or a.id}{extra}"
+
+    root = Tree(label(graph.root))
+    seen: set[int] = set()
+
+    def grow(node: Tree, artifact_id: int) -> None:
+        if artifact_id in seen:
+            return
+        seen.add(artifact_id)
+        edges = graph.producers_of if graph.direction == "upstream" else graph.consumers_of
+        for execution in edges(artifact_id):
+            arrow = "←" if graph.direction == "upstream" else "→"
+            branch = node.add(
+                f"{arrow} [cyan]{execution.type}[/] [dim]{execution.created_at:%Y-%m-%d %H:%M:%S}"
+                f" {_props(execution.properties)}[/]"
+            )
+            nxt = graph.inputs_of if graph.direction == "upstream" else graph.outputs_of
+            for artifact in nxt(execution.id):
+                grow(branch.add(label(artifact.id)), artifact.id)
+
+    grow(root, graph.root)
+    return root
+
+
+def _props(props: dict[str, Any]) -> str:
+    keep = {k: v for k, v in props.items() if k in {"method", "fractions", "seed", "split",
+                                                   "source", "column"} and v is not None}
+    text = " ".join(f"{k}={v}" for k, v in keep.items())
+    return text if len(text) < 90 else text[:87] + "…"

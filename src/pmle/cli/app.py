@@ -1,0 +1,199 @@
+"""The `pmle` application: global options, top-level commands, and the sub-command groups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from pmle.cli import data_cmd, models_cmd
+from pmle.cli._common import console, handle_errors, open_ws, print_json, state
+
+app = typer.Typer(
+    name="pmle",
+    help="pmle — the Professional ML Engineer's whole job on one machine.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(data_cmd.app, name="data")
+app.add_typer(models_cmd.app, name="models")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from pmle import __version__
+
+        typer.echo(f"pmle {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global(
+    workspace: Annotated[
+        str | None,
+        typer.Option(
+            "--workspace", "-w", envvar="PMLE_WORKSPACE",
+            help="workspace folder (default: found from the current folder upwards)",
+        ),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="show the version")
+    ] = False,
+) -> None:
+    state.workspace = workspace
+    state.debug = debug
+
+
+@app.command()
+@handle_errors
+def init(
+    path: Annotated[Path, typer.Argument(help="folder to create the workspace in")] = Path("."),
+) -> None:
+    """Create a workspace (a .pmle folder) in PATH."""
+    from pmle.workspace import init as init_ws
+
+    ws = init_ws(path)
+    console().print(f"[green]✓[/] created a pmle workspace in [bold]{ws.root}[/]")
+
+
+@app.command()
+@handle_errors
+def info(fmt: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table") -> None:
+    """Show where the workspace's stores are and what they hold."""
+    from pmle import __version__
+    from pmle._util import human_bytes
+
+    data: dict[str, Any] = {"version": __version__, **open_ws().info()}
+    if fmt == "json":
+        print_json(data)
+        return
+    from rich.table import Table
+
+    table = Table(show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in data.items():
+        text = human_bytes(value) if key == "artifact_bytes" else str(value)
+        table.add_row(key.replace("_", " "), text)
+    console().print(table)
+
+
+@app.command()
+@handle_errors
+def sql(
+    query: Annotated[str, typer.Argument(help="DuckDB SQL; datasets are views (churn, \"churn@2\")")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json")] = "table",
+    limit: Annotated[int, typer.Option("--limit", "-n", help="rows shown in a table")] = 50,
+) -> None:
+    """Run SQL over the warehouse and print the result."""
+    from pmle.errors import InvalidInput
+
+    if fmt not in {"table", "csv", "json"}:
+        raise InvalidInput(f"unknown output format {fmt!r}", hint="use table, csv or json")
+    result = open_ws().warehouse.query_arrow(query, read_only=False)
+    if fmt == "csv":
+        import sys
+
+        import pyarrow.csv as pacsv
+
+        buf = __import__("io").BytesIO()
+        pacsv.write_csv(result, buf)
+        sys.stdout.write(buf.getvalue().decode())
+        return
+    if fmt == "json":
+        print_json(result.to_pylist())
+        return
+    out = console()
+    if result.num_columns == 0:
+        out.print("[green]✓[/] done")
+        return
+    from rich.table import Table
+
+    from pmle.cli._render import fmt_num
+
+    table = Table()
+    for name in result.column_names:
+        table.add_column(name)
+    for row in result.slice(0, limit).to_pylist():
+        table.add_row(*(fmt_num(v) for v in row.values()))
+    out.print(table)
+    if result.num_rows > limit:
+        out.print(f"[dim]{result.num_rows - limit:,} more rows (--limit, or --format csv)[/]")
+    else:
+        out.print(f"[dim]{result.num_rows:,} rows[/]")
+
+
+@app.command()
+@handle_errors
+def lineage(
+    artifact: Annotated[
+        str, typer.Argument(help="churn@2, dataset:churn, model:churn@champion or #ID")
+    ],
+    downstream: Annotated[
+        bool, typer.Option("--downstream", "-d", help="what was derived from it (default: its sources)")
+    ] = False,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="tree or json")] = "tree",
+) -> None:
+    """Show what produced an artifact, or what was derived from it."""
+    from pmle.cli._render import lineage_tree
+    from pmle.refs import resolve_artifact
+
+    ws = open_ws()
+    artifact_id = resolve_artifact(ws, artifact)
+    graph = ws.lineage.downstream(artifact_id) if downstream else ws.lineage.upstream(artifact_id)
+    if fmt == "json":
+        print_json(graph.to_dict())
+        return
+    console().print(lineage_tree(graph))
+
+
+@app.command()
+@handle_errors
+def demo() -> None:
+    """Run the end-to-end demo in a fresh temporary workspace (or --workspace)."""
+    import tempfile
+
+    from pmle.cli._render import lineage_tree, schema_table, stats_table
+    from pmle.demo import run_demo
+    from pmle.workspace import init as init_ws
+
+    out = console()
+    if state.workspace:
+        ws = init_ws(state.workspace, exist_ok=True)
+    else:
+        ws = init_ws(tempfile.mkdtemp(prefix="pmle-demo-"))
+    out.rule("[bold]pmle demo[/]")
+    out.print(f"workspace: [bold]{ws.root}[/]\n")
+
+    def on_step(name: str, result: Any) -> None:
+        if name == "imported":
+            out.print(f"[bold]1. Import[/] the telco churn table shipped with pmle → "
+                      f"[bold]{result.ref}[/] ({result.num_rows:,} rows)\n")
+            out.print(schema_table(result))
+            out.print(stats_table(result))
+        elif name == "split":
+            out.print("\n[bold]2. Split[/] deterministically (random, 80/10/10, seed 42)")
+            for split_name, dv in result.items():
+                out.print(f"   {split_name:<10} → [bold]{dv.ref}[/] {dv.num_rows:,} rows")
+        elif name == "lineage":
+            out.print("\n[bold]3. Lineage[/] of the training split")
+            out.print(lineage_tree(result))
+
+    with out.status("working …") as status:
+        def step(name: str, result: Any) -> None:
+            status.stop()
+            on_step(name, result)
+            status.start()
+
+        run_demo(ws, step)
+    out.print(f"\n[green]✓[/] done. Explore it: [bold]export PMLE_WORKSPACE={ws.root}[/], then "
+              "[bold]pmle data list[/], [bold]pmle sql \"SELECT contract, avg(churn::INT) FROM "
+              "churn GROUP BY 1\"[/]")
+
+
+def run() -> None:
+    """Run the application."""
+    app()

@@ -1,0 +1,1 @@
+"""Data files shipped with pmle (see ATTRIBUTION.md)."""
