@@ -189,9 +189,11 @@ def demo() -> None:
             status.start()
 
         run_demo(ws, step)
-    out.print(f"\n[green]✓[/] done. Explore it: [bold]export PMLE_WORKSPACE={ws.root}[/], then "
-              "[bold]pmle data list[/], [bold]pmle sql \"SELECT contract, avg(churn::INT) FROM "
-              "churn GROUP BY 1\"[/]")
+    query = "SELECT contract, avg((churn = 'Yes')::INT) AS churn_rate FROM churn GROUP BY 1"
+    out.print(
+        f"\n[green]✓[/] done. Explore it: [bold]export PMLE_WORKSPACE={ws.root}[/], then "
+        f'[bold]pmle data list[/], [bold]pmle sql "{query}"[/]'
+    )
 
 
 def run() -> None:

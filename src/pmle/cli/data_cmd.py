@@ -34,6 +34,9 @@ def import_(
     file_format: Annotated[
         str | None, typer.Option("--file-format", help="csv, parquet or jsonl (default: from the name)")
     ] = None,
+    delimiter: Annotated[
+        str | None, typer.Option("--delimiter", help="CSV field delimiter (default: sniffed)")
+    ] = None,
     description: Annotated[str, typer.Option("--description", "-d")] = "",
 ) -> None:
     """Import a file or a query result as a new dataset version (unchanged content: same version)."""
@@ -48,7 +51,10 @@ def import_(
             dv = ws.datasets.import_sql(name, sql, description=description)
         else:
             assert source is not None
-            dv = ws.datasets.import_(name, source, format=file_format, description=description)
+            options = {"delimiter": delimiter} if delimiter else {}
+            dv = ws.datasets.import_(
+                name, source, format=file_format, description=description, **options
+            )
     verb = "imported" if dv.new else "unchanged, already stored as"
     out.print(
         f"[green]✓[/] {verb} [bold]{dv.ref}[/]: {dv.num_rows:,} rows × {len(dv.columns)} columns"

@@ -51,9 +51,10 @@ def detect_format(path: Path) -> str:
 
 
 def read_file(path: str | os.PathLike[str], format: str | None = None, **options: Any) -> Loaded:
-    """Read a CSV, Parquet or JSON Lines file with DuckDB's readers (type sniffing included)."""
-    import duckdb
+    """Read a CSV, Parquet or JSON Lines file (`.gz` compressed files too).
 
+    CSV is parsed strictly (a row with the wrong number of fields is an error, never silently
+    skipped); options: `delimiter` (default: sniffed from the header), `skip_rows`."""
     p = Path(path).expanduser()
     if not p.exists():
         raise NotFound(f"no such file: {p}")
@@ -64,53 +65,69 @@ def read_file(path: str | os.PathLike[str], format: str | None = None, **options
         raise InvalidInput(f"unknown format {fmt!r}", hint=f"use one of {', '.join(FILE_FORMATS)}")
     if p.stat().st_size == 0:
         raise InvalidInput(f"{p} is empty")
-    reader = {"csv": "read_csv", "parquet": "read_parquet", "jsonl": "read_json"}[fmt]
-    args = [_literal(str(p.resolve()))]
-    if fmt == "jsonl":
-        args.append("format = 'newline_delimited'")
     if fmt == "csv":
-        # A ragged or otherwise broken file is an error, not silently skipped rows.
-        args.append("strict_mode = true")
-        args.append("null_padding = false")
-    for key, value in options.items():
-        args.append(f"{key} = {_literal(value) if isinstance(value, str) else value!r}")
-    con = duckdb.connect()
-    try:
-        table = con.sql(f"SELECT * FROM {reader}({', '.join(args)})").to_arrow_table()
-    except duckdb.Error as exc:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InvalidInput(f"cannot read {p.name} as {fmt}: {message}",
-                           hint="check the file, or pass the format / reader options explicitly")
-    finally:
-        con.close()
+        table = _read_csv(p, **options)
+    else:
+        if options:
+            raise InvalidInput(f"reader options {sorted(options)} apply to CSV files only")
+        table = _read_duckdb(p, fmt)
     if table.num_columns == 0:
         raise InvalidInput(f"{p} has no columns")
-    if fmt == "csv" and table.num_columns == 1 and "delim" not in options:
-        table = _recheck_single_column(p, table)
-    return Loaded(table, f"file://{p.resolve()}", f"file://{p.resolve()}", "File")
+    uri = f"file://{p.resolve()}"
+    return Loaded(table, uri, uri, "File")
 
 
-def _recheck_single_column(path: Path, table: pa.Table) -> pa.Table:
-    """DuckDB falls back to one column when rows disagree on their number of fields; if the
-    header clearly has a delimiter, read strictly with it to report the broken row."""
+def _read_csv(path: Path, delimiter: str | None = None, skip_rows: int = 0) -> pa.Table:
     import gzip
 
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    opener = gzip.open if path.suffix.lower() == ".gz" else open
-    with opener(path, "rt", encoding="utf-8", errors="replace") as f:
-        header = f.readline()
-    delims = [d for d in (",", ";", "\t", "|") if d in header]
-    if not delims:
-        return table
+    if delimiter is None:
+        opener: Any = gzip.open if path.suffix.lower() == ".gz" else open
+        with opener(path, "rt", encoding="utf-8", errors="replace") as f:
+            for _ in range(skip_rows):
+                f.readline()
+            header = f.readline()
+        if ".tsv" in [s.lower() for s in path.suffixes]:
+            delimiter = "\t"
+        else:
+            counts = {d: header.count(d) for d in (",", ";", "\t", "|")}
+            best = max(counts, key=lambda d: counts[d])
+            delimiter = best if counts[best] else ","
+    if len(delimiter) != 1:
+        raise InvalidInput(f"bad delimiter {delimiter!r}", hint="give a single character")
     try:
-        return pacsv.read_csv(path, parse_options=pacsv.ParseOptions(delimiter=delims[0]))
-    except pa.ArrowInvalid as exc:
-        raise InvalidInput(
-            f"malformed CSV {path.name}: {str(exc).strip().splitlines()[0]}",
-            hint="every row needs as many fields as the header",
+        return pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(skip_rows=skip_rows),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter),
         )
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InvalidInput(
+            f"malformed CSV {path.name}: {first}",
+            hint="every row needs as many fields as the header; check the delimiter "
+            "(--delimiter) and the encoding (UTF-8)",
+        )
+
+
+def _read_duckdb(path: Path, fmt: str) -> pa.Table:
+    import duckdb
+
+    reader = {"parquet": "read_parquet", "jsonl": "read_json"}[fmt]
+    args = [_literal(str(path.resolve()))]
+    if fmt == "jsonl":
+        args.append("format = 'newline_delimited'")
+    con = duckdb.connect()
+    try:
+        return con.sql(f"SELECT * FROM {reader}({', '.join(args)})").to_arrow_table()
+    except duckdb.Error as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InvalidInput(f"cannot read {path.name} as {fmt}: {message}",
+                           hint="check the file, or pass the format explicitly")
+    finally:
+        con.close()
 
 
 def from_object(obj: Any) -> Loaded:
