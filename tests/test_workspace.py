@@ -87,7 +87,7 @@ def test_bad_settings_are_invalid_input(tmp_path: Path, monkeypatch: pytest.Monk
         open_workspace(tmp_path)
     monkeypatch.delenv("PMLE_BUSY_TIMEOUT_S")
     (ws.state_dir / "config.toml").write_text("[metadata\n")
-    with pytest.raises(InvalidInput, match="config.toml"):
+    with pytest.raises(InvalidInput, match=r"config\.toml"):
         open_workspace(tmp_path)
 
 

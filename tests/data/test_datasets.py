@@ -41,15 +41,22 @@ def test_same_content_same_version_changed_content_new_version(
 def test_every_source_kind(ws: Workspace, tmp_path: Path) -> None:
     import polars as pl
 
-    df = pd.DataFrame({"id": range(60), "x": [i * 0.5 for i in range(60)],
-                       "c": ["a", "b", "c"] * 20})
+    df = pd.DataFrame(
+        {"id": range(60), "x": [i * 0.5 for i in range(60)], "c": ["a", "b", "c"] * 20}
+    )
     df.to_parquet(tmp_path / "d.parquet")
     df.to_json(tmp_path / "d.jsonl", orient="records", lines=True)
     df.to_csv(tmp_path / "d.csv", index=False)
     versions = {
         ws.datasets.import_("d", src).version
-        for src in (df, pl.from_pandas(df), pa.Table.from_pandas(df, preserve_index=False),
-                    tmp_path / "d.parquet", tmp_path / "d.jsonl", tmp_path / "d.csv")
+        for src in (
+            df,
+            pl.from_pandas(df),
+            pa.Table.from_pandas(df, preserve_index=False),
+            tmp_path / "d.parquet",
+            tmp_path / "d.jsonl",
+            tmp_path / "d.csv",
+        )
     }
     assert versions == {1}
     assert ws.datasets.to_pandas("d").equals(df)
@@ -59,7 +66,8 @@ def test_sql_query_over_the_warehouse(ws: Workspace, churn_csv: Path) -> None:
     ws.datasets.import_("churn", churn_csv)
     dv = ws.datasets.import_sql(
         "by_contract",
-        "SELECT contract, count(*) AS n, avg((churn = 'Yes')::INT) AS rate FROM churn GROUP BY 1 ORDER BY 1",
+        "SELECT contract, count(*) AS n, avg((churn = 'Yes')::INT) AS rate "
+        "FROM churn GROUP BY 1 ORDER BY 1",
     )
     rows = ws.datasets.to_arrow(dv).to_pylist()
     assert [r["contract"] for r in rows] == ["Month-to-month", "One year", "Two year"]

@@ -12,11 +12,13 @@ from pmle.workspace import Workspace
 
 
 def _table(n: int = 1000) -> pa.Table:
-    return pa.table({
-        "customer": [f"c{i % 137}" for i in range(n)],
-        "t": list(range(n))[::-1],
-        "fold": (["TRAIN"] * 7 + ["VALIDATE"] * 2 + ["TEST"]) * (n // 10),
-    })
+    return pa.table(
+        {
+            "customer": [f"c{i % 137}" for i in range(n)],
+            "t": list(range(n))[::-1],
+            "fold": (["TRAIN"] * 7 + ["VALIDATE"] * 2 + ["TEST"]) * (n // 10),
+        }
+    )
 
 
 def test_random_split_is_exact_and_deterministic() -> None:
@@ -48,7 +50,9 @@ def test_predefined_and_time_splits() -> None:
     assert np.bincount(pre).tolist() == [700, 200, 100]
     tm = assign(t, "time", (0.8, 0.1, 0.1), column="t")
     times = np.array(t.column("t").to_pylist())
-    assert times[tm == 0].max() < times[tm == 1].min() <= times[tm == 1].max() < times[tm == 2].min()
+    assert (
+        times[tm == 0].max() < times[tm == 1].min() <= times[tm == 1].max() < times[tm == 2].min()
+    )
 
 
 def test_bad_split_requests() -> None:
@@ -70,8 +74,11 @@ def test_bad_split_requests() -> None:
 def test_dataset_split_is_versioned_and_reproducible(ws: Workspace, churn_csv: Path) -> None:
     dv = ws.datasets.import_("churn", churn_csv)
     parts = ws.datasets.split("churn", seed=7)
-    assert {k: v.num_rows for k, v in parts.items()} == {"train": 5634, "validation": 704,
-                                                         "test": 705}
+    assert {k: v.num_rows for k, v in parts.items()} == {
+        "train": 5634,
+        "validation": 704,
+        "test": 705,
+    }
     assert {v.name for v in parts.values()} == {"churn_train", "churn_validation", "churn_test"}
     again = ws.datasets.split("churn", seed=7)
     assert {k: (v.ref, v.new) for k, v in again.items()} == {

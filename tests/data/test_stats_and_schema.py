@@ -43,15 +43,17 @@ def test_schema_and_stats_of_the_churn_table(ws: Workspace, churn_csv: Path) -> 
 
 def test_kinds_for_ids_text_datetimes_and_constants() -> None:
     n = 200
-    table = pa.table({
-        "customer_id": [f"C{i:05d}" for i in range(n)],
-        "row": list(range(n)),
-        "review": [f"the product number {i} was fine but slow to arrive" for i in range(n)],
-        "when": pd.date_range("2024-01-01", periods=n, freq="h"),
-        "flag": [True, False] * (n // 2),
-        "const": [7] * n,
-        "price": [float(i % 17) for i in range(n)],
-    })
+    table = pa.table(
+        {
+            "customer_id": [f"C{i:05d}" for i in range(n)],
+            "row": list(range(n)),
+            "review": [f"the product number {i} was fine but slow to arrive" for i in range(n)],
+            "when": pd.date_range("2024-01-01", periods=n, freq="h"),
+            "flag": [True, False] * (n // 2),
+            "const": [7] * n,
+            "price": [float(i % 17) for i in range(n)],
+        }
+    )
     stats = compute_stats(table)
     schema = {c.name: c for c in infer_schema(table, stats)}
     assert schema["customer_id"].kind == "identifier"
@@ -65,8 +67,9 @@ def test_kinds_for_ids_text_datetimes_and_constants() -> None:
 
 
 def test_stats_on_empty_and_all_null_columns() -> None:
-    table = pa.table({"x": pa.array([None, None], pa.float64()), "s": pa.array([None, None],
-                                                                               pa.string())})
+    table = pa.table(
+        {"x": pa.array([None, None], pa.float64()), "s": pa.array([None, None], pa.string())}
+    )
     stats = compute_stats(table)
     assert stats["columns"]["x"]["nulls"] == 2
     assert stats["columns"]["x"]["mean"] is None

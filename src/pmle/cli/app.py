@@ -34,7 +34,9 @@ def _global(
     workspace: Annotated[
         str | None,
         typer.Option(
-            "--workspace", "-w", envvar="PMLE_WORKSPACE",
+            "--workspace",
+            "-w",
+            envvar="PMLE_WORKSPACE",
             help="workspace folder (default: found from the current folder upwards)",
         ),
     ] = None,
@@ -61,7 +63,9 @@ def init(
 
 @app.command()
 @handle_errors
-def info(fmt: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table") -> None:
+def info(
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+) -> None:
     """Show where the workspace's stores are and what they hold."""
     from pmle import __version__
     from pmle._util import human_bytes
@@ -84,7 +88,7 @@ def info(fmt: Annotated[str, typer.Option("--format", "-f", help="table or json"
 @app.command()
 @handle_errors
 def sql(
-    query: Annotated[str, typer.Argument(help="DuckDB SQL; datasets are views (churn, \"churn@2\")")],
+    query: Annotated[str, typer.Argument(help='DuckDB SQL; datasets are views (churn, "churn@2")')],
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json")] = "table",
     limit: Annotated[int, typer.Option("--limit", "-n", help="rows shown in a table")] = 50,
 ) -> None:
@@ -133,7 +137,8 @@ def lineage(
         str, typer.Argument(help="churn@2, dataset:churn, model:churn@champion or #ID")
     ],
     downstream: Annotated[
-        bool, typer.Option("--downstream", "-d", help="what was derived from it (default: its sources)")
+        bool,
+        typer.Option("--downstream", "-d", help="what was derived from it (default: its sources)"),
     ] = False,
     fmt: Annotated[str, typer.Option("--format", "-f", help="tree or json")] = "tree",
 ) -> None:
@@ -170,8 +175,10 @@ def demo() -> None:
 
     def on_step(name: str, result: Any) -> None:
         if name == "imported":
-            out.print(f"[bold]1. Import[/] the telco churn table shipped with pmle → "
-                      f"[bold]{result.ref}[/] ({result.num_rows:,} rows)\n")
+            out.print(
+                f"[bold]1. Import[/] the telco churn table shipped with pmle → "
+                f"[bold]{result.ref}[/] ({result.num_rows:,} rows)\n"
+            )
             out.print(schema_table(result))
             out.print(stats_table(result))
         elif name == "split":
@@ -183,6 +190,7 @@ def demo() -> None:
             out.print(lineage_tree(result))
 
     with out.status("working …") as status:
+
         def step(name: str, result: Any) -> None:
             status.stop()
             on_step(name, result)

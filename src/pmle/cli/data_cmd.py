@@ -32,18 +32,21 @@ def import_(
         str | None, typer.Option("--sql", help="import the result of a warehouse query instead")
     ] = None,
     file_format: Annotated[
-        str | None, typer.Option("--file-format", help="csv, parquet or jsonl (default: from the name)")
+        str | None,
+        typer.Option("--file-format", help="csv, parquet or jsonl (default: from the name)"),
     ] = None,
     delimiter: Annotated[
         str | None, typer.Option("--delimiter", help="CSV field delimiter (default: sniffed)")
     ] = None,
     description: Annotated[str, typer.Option("--description", "-d")] = "",
 ) -> None:
-    """Import a file or a query result as a new dataset version (unchanged content: same version)."""
+    """Import a file or a query result as a new version (unchanged content: same version)."""
     from pmle.errors import InvalidInput
 
     if (source is None) == (sql is None):
-        raise InvalidInput("give either a file or --sql QUERY", hint="pmle data import churn churn.csv")
+        raise InvalidInput(
+            "give either a file or --sql QUERY", hint="pmle data import churn churn.csv"
+        )
     ws = open_ws()
     out = console()
     with out.status(f"importing {name} …"):
@@ -74,12 +77,24 @@ def list_(fmt: FormatOpt = "table") -> None:
     from rich.table import Table
 
     table = Table(title="datasets", title_justify="left")
-    for col, justify in (("name", "left"), ("versions", "right"), ("latest", "right"),
-                         ("rows", "right"), ("columns", "right"), ("updated", "left")):
+    for col, justify in (
+        ("name", "left"),
+        ("versions", "right"),
+        ("latest", "right"),
+        ("rows", "right"),
+        ("columns", "right"),
+        ("updated", "left"),
+    ):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for i in items:
-        table.add_row(i.name, str(i.versions), f"@{i.latest}", f"{i.rows:,}", str(i.columns),
-                      f"{i.updated_at:%Y-%m-%d %H:%M}")
+        table.add_row(
+            i.name,
+            str(i.versions),
+            f"@{i.latest}",
+            f"{i.rows:,}",
+            str(i.columns),
+            f"{i.updated_at:%Y-%m-%d %H:%M}",
+        )
     out = console()
     if items:
         out.print(table)
@@ -108,8 +123,9 @@ def show(
     out.print(f"[dim]source:[/] {dv.source}")
     out.print(
         "[dim]versions:[/] "
-        + ", ".join(f"@{v.version} ({v.num_rows:,} rows, {v.created_at:%Y-%m-%d %H:%M})"
-                    for v in versions)
+        + ", ".join(
+            f"@{v.version} ({v.num_rows:,} rows, {v.created_at:%Y-%m-%d %H:%M})" for v in versions
+        )
     )
 
 

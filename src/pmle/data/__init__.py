@@ -16,7 +16,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from pmle.data.datasets import DatasetSummary, Datasets, DatasetVersion, content_hash
+    from pmle.data.datasets import Datasets, DatasetSummary, DatasetVersion, content_hash
     from pmle.data.schema import Column, infer_schema
     from pmle.data.split import assign as assign_splits
     from pmle.data.stats import compute_stats

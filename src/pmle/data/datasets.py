@@ -8,6 +8,7 @@ statistics, and its import is recorded in the lineage graph.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import os
 from collections.abc import Sequence
@@ -229,7 +230,15 @@ class Datasets:
             tmp.unlink(missing_ok=True)
         with self._ws.engine.begin() as conn:
             return self._insert_version(
-                conn, name, digest, key, table.num_rows, num_bytes, schema, stats, loaded,
+                conn,
+                name,
+                digest,
+                key,
+                table.num_rows,
+                num_bytes,
+                schema,
+                stats,
+                loaded,
                 description,
             )
 
@@ -263,7 +272,9 @@ class Datasets:
             ).inserted_primary_key[0]  # type: ignore[index]
         elif description:
             conn.execute(
-                t.datasets.update().where(t.datasets.c.id == dataset_id).values(description=description)
+                t.datasets.update()
+                .where(t.datasets.c.id == dataset_id)
+                .values(description=description)
             )
         # Another process may have stored the same content since we looked: reuse it.
         row = conn.execute(
@@ -285,7 +296,10 @@ class Datasets:
         lineage = self._ws.lineage
         ref = f"{name}@{version}"
         artifact_id = lineage.add_artifact(
-            conn, ARTIFACT_TYPE, ref, f"pmle://datasets/{name}/versions/{version}",
+            conn,
+            ARTIFACT_TYPE,
+            ref,
+            f"pmle://datasets/{name}/versions/{version}",
             {"rows": num_rows, "content_hash": digest, "artifact_key": key},
         )
         edges = list(inputs)
@@ -294,8 +308,12 @@ class Datasets:
             edges.append((source_id, "source"))
         exec_type, exec_props = execution or ("Import", {"source": loaded.source})
         lineage.record_execution(
-            conn, exec_type, name=f"{exec_type.lower()} {ref}", inputs=edges,
-            outputs=[(artifact_id, "dataset")], properties=exec_props,
+            conn,
+            exec_type,
+            name=f"{exec_type.lower()} {ref}",
+            inputs=edges,
+            outputs=[(artifact_id, "dataset")],
+            properties=exec_props,
         )
         conn.execute(
             t.dataset_versions.insert().values(
@@ -313,8 +331,19 @@ class Datasets:
             )
         )
         return DatasetVersion(
-            name, version, digest, key, num_rows, num_bytes, schema, stats, loaded.source, now,
-            artifact_id, description, new=True,
+            name,
+            version,
+            digest,
+            key,
+            num_rows,
+            num_bytes,
+            schema,
+            stats,
+            loaded.source,
+            now,
+            artifact_id,
+            description,
+            new=True,
         )
 
     # -- reading --------------------------------------------------------------------------------
@@ -357,12 +386,15 @@ class Datasets:
         if row is None:
             existing = [v.version for v in self._versions(r.name)]
             if existing:
-                raise NotFound(f"dataset {r.name} has no version {r.version}",
-                               hint=f"versions: {', '.join(map(str, existing))}")
+                raise NotFound(
+                    f"dataset {r.name} has no version {r.version}",
+                    hint=f"versions: {', '.join(map(str, existing))}",
+                )
             names = [s.name for s in self.list()]
             raise NotFound(
                 f"no dataset named {r.name!r}",
-                hint=("datasets: " + ", ".join(names[:10])) if names
+                hint=("datasets: " + ", ".join(names[:10]))
+                if names
                 else "import one with `pmle data import NAME FILE`",
             )
         return _version(row)
@@ -389,22 +421,39 @@ class Datasets:
 
         dv, d = t.dataset_versions, t.datasets
         latest = (
-            sa.select(dv.c.dataset_id, sa.func.max(dv.c.version).label("latest"),
-                      sa.func.count().label("n"))
+            sa.select(
+                dv.c.dataset_id,
+                sa.func.max(dv.c.version).label("latest"),
+                sa.func.count().label("n"),
+            )
             .group_by(dv.c.dataset_id)
             .subquery()
         )
         q = (
-            sa.select(d.c.name, d.c.description, latest.c.latest, latest.c.n, dv.c.num_rows,
-                      dv.c.schema, dv.c.created_at)
+            sa.select(
+                d.c.name,
+                d.c.description,
+                latest.c.latest,
+                latest.c.n,
+                dv.c.num_rows,
+                dv.c.schema,
+                dv.c.created_at,
+            )
             .join(latest, latest.c.dataset_id == d.c.id)
             .join(dv, sa.and_(dv.c.dataset_id == d.c.id, dv.c.version == latest.c.latest))
             .order_by(d.c.name)
         )
         with self._ws.engine.connect() as conn:
             return [
-                DatasetSummary(r.name, r.n, r.latest, r.num_rows, len(r.schema), r.description,
-                               _utc(r.created_at))
+                DatasetSummary(
+                    r.name,
+                    r.n,
+                    r.latest,
+                    r.num_rows,
+                    len(r.schema),
+                    r.description,
+                    _utc(r.created_at),
+                )
                 for r in conn.execute(q)
             ]
 
@@ -423,17 +472,19 @@ class Datasets:
         """A version as a pandas DataFrame."""
         return self.to_arrow(ref).to_pandas()
 
-    def views(self) -> list[tuple[str, str]]:
+    def views(self) -> builtins.list[tuple[str, str]]:
         """`(view, parquet path)` for the warehouse: `name` (newest) and `name@V` per version."""
         import sqlalchemy as sa
 
         from pmle.storage import schema as t
 
         dv, d = t.dataset_versions, t.datasets
-        q = sa.select(d.c.name, dv.c.version, dv.c.artifact_key).join(
-            dv, dv.c.dataset_id == d.c.id
-        ).order_by(d.c.name, dv.c.version)
-        out: list[tuple[str, str]] = []
+        q = (
+            sa.select(d.c.name, dv.c.version, dv.c.artifact_key)
+            .join(dv, dv.c.dataset_id == d.c.id)
+            .order_by(d.c.name, dv.c.version)
+        )
+        out: builtins.list[tuple[str, str]] = []
         latest: dict[str, str] = {}
         with self._ws.engine.connect() as conn:
             for name, version, key in conn.execute(q):
@@ -471,8 +522,13 @@ class Datasets:
         table = self.to_arrow(parent)
         labels = splitting.assign(table, method, fractions, seed, column)
         fr = splitting.check_fractions(fractions)
-        props = {"method": method, "fractions": list(fr), "seed": seed, "column": column,
-                 "parent": parent.ref}
+        props = {
+            "method": method,
+            "fractions": list(fr),
+            "seed": seed,
+            "column": column,
+            "parent": parent.ref,
+        }
         staged: list[tuple[str, str, pa.Table, str, str, int, dict[str, Any], list[Column]]] = []
         store = self._ws.artifacts
         for index, split_name in enumerate(splitting.SPLITS):
@@ -492,17 +548,36 @@ class Datasets:
                 key = store.put_moved(tmp)
             finally:
                 tmp.unlink(missing_ok=True)
-            staged.append((split_name, f"{base}_{split_name}", part, content_hash(part), key, size, stats,
-                           infer_schema(part, stats)))
+            staged.append(
+                (
+                    split_name,
+                    f"{base}_{split_name}",
+                    part,
+                    content_hash(part),
+                    key,
+                    size,
+                    stats,
+                    infer_schema(part, stats),
+                )
+            )
         out: dict[str, DatasetVersion] = {}
         source = f"split of {parent.ref} ({method})"
         with self._ws.engine.begin() as conn:
             inputs = [(parent.lineage_artifact_id, "dataset")] if parent.lineage_artifact_id else []
             for split_name, name, part, digest, key, size, stats, schema in staged:
                 out[split_name] = self._insert_version(
-                    conn, name, digest, key, part.num_rows, size, schema, stats,
-                    Loaded(part, source, None, "Split"), "",
-                    inputs=inputs, execution=("Split", {**props, "split": split_name}),
+                    conn,
+                    name,
+                    digest,
+                    key,
+                    part.num_rows,
+                    size,
+                    schema,
+                    stats,
+                    Loaded(part, source, None, "Split"),
+                    "",
+                    inputs=inputs,
+                    execution=("Split", {**props, "split": split_name}),
                 )
         return out
 

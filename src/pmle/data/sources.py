@@ -124,8 +124,10 @@ def _read_duckdb(path: Path, fmt: str) -> pa.Table:
         return con.sql(f"SELECT * FROM {reader}({', '.join(args)})").to_arrow_table()
     except duckdb.Error as exc:
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InvalidInput(f"cannot read {path.name} as {fmt}: {message}",
-                           hint="check the file, or pass the format explicitly")
+        raise InvalidInput(
+            f"cannot read {path.name} as {fmt}: {message}",
+            hint="check the file, or pass the format explicitly",
+        )
     finally:
         con.close()
 
@@ -145,8 +147,9 @@ def from_object(obj: Any) -> Loaded:
         try:
             table = pa.Table.from_pandas(obj, preserve_index=False)
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            raise InvalidInput(f"cannot convert the DataFrame: {exc}",
-                               hint="give each column one type")
+            raise InvalidInput(
+                f"cannot convert the DataFrame: {exc}", hint="give each column one type"
+            )
         return Loaded(table.replace_schema_metadata(None), "pandas.DataFrame", None, "Frame")
     if module == "polars" and type(obj).__name__ == "DataFrame":
         return Loaded(obj.to_arrow(), "polars.DataFrame", None, "Frame")

@@ -64,7 +64,9 @@ def assign(
     import numpy as np
 
     if method not in METHODS:
-        raise InvalidInput(f"unknown split method {method!r}", hint=f"use one of {', '.join(METHODS)}")
+        raise InvalidInput(
+            f"unknown split method {method!r}", hint=f"use one of {', '.join(METHODS)}"
+        )
     fr = check_fractions(fractions)
     n = table.num_rows
     if n == 0:

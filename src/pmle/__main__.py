@@ -1,0 +1,5 @@
+"""`python -m pmle` runs the command line."""
+
+from pmle.cli import main
+
+main()

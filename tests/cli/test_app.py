@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pmle.cli.app import app
+from pmle.workspace import Workspace
+
+runner = CliRunner()
+
+
+def pmle_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The real command line in a fresh process."""
+    return subprocess.run(
+        [sys.executable, "-m", "pmle", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "150"},
+    )
+
+
+def test_help_and_version() -> None:
+    res = runner.invoke(app, ["--help"])
+    assert res.exit_code == 0
+    for command in ("init", "info", "data", "models", "sql", "lineage", "demo"):
+        assert command in res.output
+    res = runner.invoke(app, ["--version"])
+    assert res.exit_code == 0 and res.output.startswith("pmle ")
+
+
+def test_init_then_info(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["init", str(tmp_path / "p")])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["-w", str(tmp_path / "p"), "info", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    info = json.loads(res.output)
+    assert info["schema_revision"] == "0002" and info["datasets"] == 0
+    again = runner.invoke(app, ["init", str(tmp_path / "p")])
+    assert again.exit_code == 2
+    assert "already holds a pmle workspace" in again.output
+
+
+def test_no_workspace_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    res = pmle_cli("data", "list", cwd=tmp_path)
+    assert res.returncode == 2
+    assert res.stderr.startswith("error: no pmle workspace")
+    assert "Traceback" not in res.stderr + res.stdout
+
+
+def test_sql_formats_and_errors(ws: Workspace, churn_csv: Path) -> None:
+    ws.datasets.import_("churn", churn_csv)
+    base = ["-w", str(ws.root), "sql"]
+    res = runner.invoke(app, [*base, "SELECT count(*) AS n FROM churn", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output) == [{"n": 7043}]
+    res = runner.invoke(app, [*base, "SELECT contract FROM churn ORDER BY 1 LIMIT 2", "-f", "csv"])
+    assert res.output.splitlines() == ['"contract"', '"Month-to-month"', '"Month-to-month"']
+    res = runner.invoke(app, [*base, "SELECT tenure FROM churn", "--limit", "3"])
+    assert res.exit_code == 0 and "7,040 more rows" in res.output
+    res = runner.invoke(app, [*base, "CREATE TABLE t AS SELECT 1 AS one"])
+    assert res.exit_code == 0
+    assert ws.warehouse.tables() == ["t"]
+    res = runner.invoke(app, [*base, "SELECT * FROM nowhere"])
+    assert res.exit_code == 2 and "SQL error" in res.output
+
+
+def test_lineage_command(ws: Workspace, churn_csv: Path) -> None:
+    ws.datasets.import_("churn", churn_csv)
+    ws.datasets.split("churn")
+    res = runner.invoke(app, ["-w", str(ws.root), "lineage", "churn_train@1"])
+    assert res.exit_code == 0, res.output
+    assert "Split" in res.output and "churn@1" in res.output and "telco_churn.csv.gz" in res.output
+    res = runner.invoke(
+        app, ["-w", str(ws.root), "lineage", "dataset:churn", "--downstream", "-f", "json"]
+    )
+    graph = json.loads(res.output)
+    assert {a["name"] for a in graph["artifacts"]} == {
+        "churn@1",
+        "churn_train@1",
+        "churn_validation@1",
+        "churn_test@1",
+    }
+    for bad in ("nothing@1", "#999", "table:churn"):
+        res = runner.invoke(app, ["-w", str(ws.root), "lineage", bad])
+        assert res.exit_code == 2, (bad, res.output)
+        assert res.output.startswith("error:")
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+    res = pmle_cli("-w", str(tmp_path / "demo"), "demo")
+    assert res.returncode == 0, res.stderr
+    for text in (
+        "churn@1",
+        "7,043 rows",
+        "churn_train@1",
+        "5,634 rows",
+        "Lineage",
+        "Split",
+        "Import",
+    ):
+        assert text in res.stdout
+    # the demo left a real workspace behind to explore
+    from pmle.workspace import open_workspace
+
+    demo_ws = open_workspace(tmp_path / "demo")
+    assert {d.name for d in demo_ws.datasets.list()} == {
+        "churn",
+        "churn_train",
+        "churn_validation",
+        "churn_test",
+    }
