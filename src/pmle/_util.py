@@ -63,7 +63,9 @@ class Ref:
 def parse_ref(ref: str) -> Ref:
     """Parse `NAME`, `NAME@3` or `NAME@champion` into a :class:`Ref`."""
     if not isinstance(ref, str) or not ref.strip():
-        raise InvalidInput("empty resource reference", hint="write NAME, NAME@VERSION or NAME@ALIAS")
+        raise InvalidInput(
+            "empty resource reference", hint="write NAME, NAME@VERSION or NAME@ALIAS"
+        )
     name, sep, rest = ref.strip().partition("@")
     check_name(name)
     if not sep:

@@ -23,7 +23,9 @@ def resolve_artifact(ws: Workspace, text: str) -> int:
         return ws.lineage.artifact(int(raw)).id
     kind, sep, ref = text.partition(":")
     if sep and kind not in KINDS:
-        raise InvalidInput(f"unknown kind {kind!r} in {text!r}", hint="use dataset:REF or model:REF")
+        raise InvalidInput(
+            f"unknown kind {kind!r} in {text!r}", hint="use dataset:REF or model:REF"
+        )
     kinds = [kind] if sep else list(KINDS)
     ref = ref if sep else text
     for k in kinds:

@@ -194,7 +194,9 @@ def _redact(url: str) -> str:
     return url
 
 
-def init(path: str | os.PathLike[str] = ".", *, exist_ok: bool = False, **settings: Any) -> Workspace:
+def init(
+    path: str | os.PathLike[str] = ".", *, exist_ok: bool = False, **settings: Any
+) -> Workspace:
     """Create a workspace in `path` (a `.pmle` folder) and migrate its metadata database."""
     root = Path(path).expanduser().resolve()
     if root.exists() and not root.is_dir():

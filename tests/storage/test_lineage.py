@@ -21,7 +21,9 @@ def _chain(ws: Workspace) -> dict[str, int]:
             c, "Import", inputs=[(ids["file"], "source")], outputs=[(ids["raw"], "dataset")]
         )
         ids["split"] = lin.record_execution(
-            c, "Split", inputs=[(ids["raw"], "dataset")],
+            c,
+            "Split",
+            inputs=[(ids["raw"], "dataset")],
             outputs=[(ids["train"], "train"), (ids["test"], "test")],
         )
         ids["fit"] = lin.record_execution(
@@ -54,7 +56,10 @@ def test_graph_serialises_and_unknown_ids_fail(ws: Workspace) -> None:
     ids = _chain(ws)
     d = ws.lineage.upstream(ids["train"]).to_dict()
     assert {a["name"] for a in d["artifacts"]} == {"raw_train@1", "raw@1", "raw.csv"}
-    assert {(e["type"], e["path"]) for e in d["events"]} >= {("OUTPUT", "train"), ("INPUT", "source")}
+    assert {(e["type"], e["path"]) for e in d["events"]} >= {
+        ("OUTPUT", "train"),
+        ("INPUT", "source"),
+    }
     with pytest.raises(NotFound):
         ws.lineage.upstream(10_000)
     assert [a.name for a in ws.lineage.find_artifacts(type="Model")] == ["m@1"]

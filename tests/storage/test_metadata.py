@@ -20,8 +20,16 @@ def test_fresh_database_is_migrated_to_head(tmp_path: Path) -> None:
     metadata.ensure_schema(engine)
     with engine.connect() as conn:
         assert metadata.current_revision(conn) == metadata.HEAD_REVISION
-    assert {"artifacts", "executions", "events", "contexts", "datasets", "models",
-            "model_versions", "model_aliases"} <= _tables(engine)
+    assert {
+        "artifacts",
+        "executions",
+        "events",
+        "contexts",
+        "datasets",
+        "models",
+        "model_versions",
+        "model_aliases",
+    } <= _tables(engine)
 
 
 def test_existing_database_is_upgraded_and_keeps_its_rows(tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ def console(stderr: bool = False) -> Console:
     """A rich console (imported lazily: rich is slow to import)."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    return Console(stderr=stderr, highlight=False, soft_wrap=stderr)
 
 
 def open_ws() -> Workspace:
@@ -101,7 +101,8 @@ def print_json(data: Any) -> None:
 
     sys.stdout.write(
         orjson.dumps(
-            data, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS,
+            data,
+            option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS,
             default=str,
         ).decode()
         + "\n"

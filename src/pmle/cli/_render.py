@@ -41,11 +41,12 @@ def schema_table(dv: DatasetVersion) -> Table:
     """The columns of a dataset version: type, kind, nulls, distinct values."""
     from rich.table import Table
 
-    table = Table(title=f"{dv.ref} — {dv.num_rows:,} rows × {len(dv.columns)} columns",
-                  title_justify="left")
-    table.add_column("column", style="bold")
-    table.add_column("type")
-    table.add_column("kind", style="cyan")
+    table = Table(
+        title=f"{dv.ref} — {dv.num_rows:,} rows × {len(dv.columns)} columns", title_justify="left"
+    )
+    table.add_column("column", style="bold", no_wrap=True)
+    table.add_column("type", no_wrap=True)
+    table.add_column("kind", style="cyan", no_wrap=True)
     table.add_column("nulls", justify="right")
     table.add_column("distinct", justify="right")
     table.add_column("note", style="dim")
@@ -53,22 +54,32 @@ def schema_table(dv: DatasetVersion) -> Table:
         s = dv.stats["columns"].get(c.name, {})
         nulls = s.get("nulls", 0)
         table.add_row(
-            c.name, c.type, c.kind,
+            c.name,
+            c.type,
+            c.kind,
             f"{nulls:,}" if nulls else "[dim]0[/]",
-            fmt_num(s.get("distinct")), c.note,
+            fmt_num(s.get("distinct")),
+            c.note,
         )
     return table
 
 
-def stats_table(dv: DatasetVersion, columns: list[str] | None = None) -> Table:
-    """Statistics per column, with a histogram or the most frequent values."""
+def stats_table(dv: DatasetVersion, columns: list[str] | None = None, width: int = 160) -> Table:
+    """Statistics per column, with a histogram or the most frequent values.
+
+    Below 120 characters of `width`, std / min / max are left out so the rest stays readable."""
     from rich.table import Table
 
+    if width >= 120:
+        numbers: tuple[str, ...] = ("nulls %", "mean", "std", "min", "median", "max")
+    else:
+        numbers = ("nulls %", "mean", "median")
     table = Table(title=f"{dv.ref} — column statistics", title_justify="left")
-    for name, justify in (("column", "left"), ("kind", "left"), ("nulls %", "right"),
-                          ("mean", "right"), ("std", "right"), ("min", "right"),
-                          ("median", "right"), ("max", "right"), ("distribution", "left")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table.add_column("column", no_wrap=True, style="bold")
+    table.add_column("kind", no_wrap=True)
+    for name in numbers:
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("distribution", min_width=12)
     for c in dv.columns:
         if columns and c.name not in columns:
             continue
@@ -82,11 +93,15 @@ def stats_table(dv: DatasetVersion, columns: list[str] | None = None) -> Table:
             dist = ", ".join(f"{t['value']} {t['count'] / total:.0%}" for t in tops[:3])
             if len(tops) > 3:
                 dist += ", …"
-        table.add_row(
-            c.name, c.kind, f"{100 * s.get('null_fraction', 0):.1f}",
-            fmt_num(s.get("mean")), fmt_num(s.get("std")), fmt_num(s.get("min")),
-            fmt_num(q.get("0.5")), fmt_num(s.get("max")), dist,
-        )
+        values = {
+            "nulls %": f"{100 * s.get('null_fraction', 0):.1f}",
+            "mean": fmt_num(s.get("mean")),
+            "std": fmt_num(s.get("std")),
+            "min": fmt_num(s.get("min")),
+            "median": fmt_num(q.get("0.5")),
+            "max": fmt_num(s.get("max")),
+        }
+        table.add_row(c.name, c.kind, *(values[n] for n in numbers), dist)
     return table
 
 
@@ -122,7 +137,10 @@ def lineage_tree(graph: LineageGraph) -> Tree:
 
 
 def _props(props: dict[str, Any]) -> str:
-    keep = {k: v for k, v in props.items() if k in {"method", "fractions", "seed", "split",
-                                                   "source", "column"} and v is not None}
+    keep = {
+        k: v
+        for k, v in props.items()
+        if k in {"method", "fractions", "seed", "split", "source", "column"} and v is not None
+    }
     text = " ".join(f"{k}={v}" for k, v in keep.items())
     return text if len(text) < 90 else text[:87] + "…"

@@ -180,7 +180,7 @@ def demo() -> None:
                 f"[bold]{result.ref}[/] ({result.num_rows:,} rows)\n"
             )
             out.print(schema_table(result))
-            out.print(stats_table(result))
+            out.print(stats_table(result, width=out.width))
         elif name == "split":
             out.print("\n[bold]2. Split[/] deterministically (random, 80/10/10, seed 42)")
             for split_name, dv in result.items():

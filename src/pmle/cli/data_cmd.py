@@ -149,7 +149,8 @@ def stats(
         cols = dv.stats["columns"]
         print_json({k: v for k, v in cols.items() if not column or k in column})
         return
-    console().print(stats_table(dv, column))
+    out = console()
+    out.print(stats_table(dv, column, out.width))
 
 
 @app.command("split")

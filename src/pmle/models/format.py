@@ -60,13 +60,14 @@ def save_model(
     """
     from pmle import __version__
     from pmle._util import utcnow
-    from pmle.models.flavors import detect_flavor, get_flavor
+    from pmle.models.flavors import check_task, detect_flavor, get_flavor
 
     target = Path(path).expanduser()
     if target.exists() and not (target.is_dir() and not any(target.iterdir())):
         raise AlreadyExists(f"{target} already exists", hint="save the model to a new folder")
     if metrics is not None and not isinstance(metrics, dict):
         raise InvalidInput("metrics must be a dict of name → value")
+    check_task(None, task)  # a bad task name fails before any work
     flavor_name = detect_flavor(model)
     flavor = get_flavor(flavor_name)
     facts = flavor.facts(model, task=task, classes=classes)
@@ -74,8 +75,10 @@ def save_model(
         signature = Signature.from_dict(signature)
     elif signature is not None and not isinstance(signature, Signature):
         raise InvalidInput("signature must be a pmle Signature or its dict form")
-    declared = signature if signature is not None else (
-        infer_signature(input_example) if input_example is not None else None
+    declared = (
+        signature
+        if signature is not None
+        else (infer_signature(input_example) if input_example is not None else None)
     )
     sig = flavor.signature(facts, declared)
     sig = sig.with_outputs(sig.outputs or output_columns(facts.task, facts.classes))

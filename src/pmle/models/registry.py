@@ -146,7 +146,9 @@ class Registry:
         input_ids = [int(i) for i in inputs or []]
         if isinstance(model_or_path, str | os.PathLike):
             extras = {
-                "input_example": input_example, "signature": signature, "metrics": metrics,
+                "input_example": input_example,
+                "signature": signature,
+                "metrics": metrics,
                 "task": task,
             }
             given = [k for k, v in extras.items() if v is not None]
@@ -163,8 +165,13 @@ class Registry:
             lineage = {"inputs": self._describe_inputs(input_ids)} if input_ids else None
             with tempfile.TemporaryDirectory(prefix="pmle-register-") as tmp:
                 folder = save_model(
-                    model_or_path, Path(tmp) / "model", input_example=input_example,
-                    signature=signature, metrics=metrics, task=task, lineage=lineage,
+                    model_or_path,
+                    Path(tmp) / "model",
+                    input_example=input_example,
+                    signature=signature,
+                    metrics=metrics,
+                    task=task,
+                    lineage=lineage,
                 )
                 manifest = read_manifest(folder)
                 tree_key = self._ws.artifacts.put_tree(folder)
@@ -186,20 +193,31 @@ class Registry:
             version = self._next_version(conn, model_id, name)
             ref = f"{name}@{version}"
             artifact_id = self._ws.lineage.add_artifact(
-                conn, "Model", ref, _model_uri(name, version),
+                conn,
+                "Model",
+                ref,
+                _model_uri(name, version),
                 {"flavor": manifest["flavor"], "task": manifest.get("task"), "tree_key": tree_key},
             )
             version_id = conn.execute(
                 t.model_versions.insert().values(
-                    model_id=model_id, version=version, flavor=manifest["flavor"],
-                    tree_key=tree_key, manifest=manifest, description=description,
-                    lineage_artifact_id=artifact_id, created_at=now,
+                    model_id=model_id,
+                    version=version,
+                    flavor=manifest["flavor"],
+                    tree_key=tree_key,
+                    manifest=manifest,
+                    description=description,
+                    lineage_artifact_id=artifact_id,
+                    created_at=now,
                 )
             ).inserted_primary_key[0]  # type: ignore[index]
             if input_ids:
                 self._ws.lineage.record_execution(
-                    conn, "Register", name=f"register {ref}",
-                    inputs=[(i, "input") for i in input_ids], outputs=[(artifact_id, "model")],
+                    conn,
+                    "Register",
+                    name=f"register {ref}",
+                    inputs=[(i, "input") for i in input_ids],
+                    outputs=[(artifact_id, "model")],
                 )
             has_default = conn.execute(
                 sa.select(t.model_aliases.c.alias).where(
@@ -352,46 +370,6 @@ class Registry:
             ).all()
         return [_version(name, r, aliases.get(r.id, ())) for r in rows]
 
-    def list(self) -> list[RegisteredModel]:
-        """Every model, by name, with its version count, `default` version and aliases."""
-        import sqlalchemy as sa
-
-        from pmle.storage import schema as t
-
-        with self._ws.engine.connect() as conn:
-            models = conn.execute(sa.select(t.models).order_by(t.models.c.name)).all()
-            stats = {
-                r.model_id: (r.n, r.latest)
-                for r in conn.execute(
-                    sa.select(
-                        t.model_versions.c.model_id,
-                        sa.func.count().label("n"),
-                        sa.func.max(t.model_versions.c.version).label("latest"),
-                    ).group_by(t.model_versions.c.model_id)
-                )
-            }
-            alias_rows = conn.execute(
-                sa.select(t.model_aliases.c.model_id, t.model_aliases.c.alias,
-                          t.model_versions.c.version)
-                .join(t.model_versions, t.model_versions.c.id == t.model_aliases.c.version_id)
-                .order_by(t.model_aliases.c.alias)
-            ).all()
-        by_model: dict[int, dict[str, int]] = {}
-        for r in alias_rows:
-            by_model.setdefault(r.model_id, {})[r.alias] = r.version
-        out = []
-        for m in models:
-            n, latest = stats.get(m.id, (0, None))
-            aliases = by_model.get(m.id, {})
-            out.append(
-                RegisteredModel(
-                    name=m.name, description=m.description or "", created_at=m.created_at,
-                    version_count=n, default_version=aliases.get(DEFAULT_ALIAS),
-                    latest_version=latest, aliases=aliases,
-                )
-            )
-        return out
-
     # -- internals ----------------------------------------------------------------------------
 
     def _describe_inputs(self, ids: list[int]) -> list[dict[str, Any]]:
@@ -428,11 +406,14 @@ class Registry:
 
         from pmle.storage import schema as t
 
-        current = conn.execute(
-            sa.select(sa.func.max(t.model_versions.c.version)).where(
-                t.model_versions.c.model_id == model_id
-            )
-        ).scalar() or 0
+        current = (
+            conn.execute(
+                sa.select(sa.func.max(t.model_versions.c.version)).where(
+                    t.model_versions.c.model_id == model_id
+                )
+            ).scalar()
+            or 0
+        )
         prefix = f"{name}@"
         past = 0
         for (artifact_name,) in conn.execute(
@@ -441,7 +422,7 @@ class Registry:
                 t.artifacts.c.name.startswith(prefix, autoescape=True),
             )
         ):
-            tail = artifact_name[len(prefix):]
+            tail = artifact_name[len(prefix) :]
             if tail.isdigit():
                 past = max(past, int(tail))
         return max(current, past) + 1
@@ -487,7 +468,9 @@ class Registry:
 
         model_id = conn.execute(sa.select(t.models.c.id).where(t.models.c.name == name)).scalar()
         if model_id is None:
-            names = list(conn.execute(sa.select(t.models.c.name).order_by(t.models.c.name)).scalars())
+            names = list(
+                conn.execute(sa.select(t.models.c.name).order_by(t.models.c.name)).scalars()
+            )
             raise NotFound(f"no model named {name!r}", hint=_names_hint(name, names))
         return int(model_id)
 
@@ -505,9 +488,7 @@ class Registry:
         ):
             out.setdefault(r.version_id, []).append(r.alias)
         # `default` first, then the rest alphabetically.
-        return {
-            k: tuple(sorted(v, key=lambda a: (a != DEFAULT_ALIAS, a))) for k, v in out.items()
-        }
+        return {k: tuple(sorted(v, key=lambda a: (a != DEFAULT_ALIAS, a))) for k, v in out.items()}
 
     def _aliases_hint(self, conn: Connection, model_id: int) -> str:
         import sqlalchemy as sa
@@ -581,6 +562,52 @@ class Registry:
                 f" or {parsed.name}@latest",
             )
         return self._version_by_number(conn, parsed.name, model_id, int(version))
+
+    # Kept last in the class: after this def, `list` in annotations would mean the method.
+    def list(self) -> list[RegisteredModel]:
+        """Every model, by name, with its version count, `default` version and aliases."""
+        import sqlalchemy as sa
+
+        from pmle.storage import schema as t
+
+        with self._ws.engine.connect() as conn:
+            models = conn.execute(sa.select(t.models).order_by(t.models.c.name)).all()
+            stats = {
+                r.model_id: (r.n, r.latest)
+                for r in conn.execute(
+                    sa.select(
+                        t.model_versions.c.model_id,
+                        sa.func.count().label("n"),
+                        sa.func.max(t.model_versions.c.version).label("latest"),
+                    ).group_by(t.model_versions.c.model_id)
+                )
+            }
+            alias_rows = conn.execute(
+                sa.select(
+                    t.model_aliases.c.model_id, t.model_aliases.c.alias, t.model_versions.c.version
+                )
+                .join(t.model_versions, t.model_versions.c.id == t.model_aliases.c.version_id)
+                .order_by(t.model_aliases.c.alias)
+            ).all()
+        by_model: dict[int, dict[str, int]] = {}
+        for r in alias_rows:
+            by_model.setdefault(r.model_id, {})[r.alias] = r.version
+        out = []
+        for m in models:
+            n, latest = stats.get(m.id, (0, None))
+            aliases = by_model.get(m.id, {})
+            out.append(
+                RegisteredModel(
+                    name=m.name,
+                    description=m.description or "",
+                    created_at=m.created_at,
+                    version_count=n,
+                    default_version=aliases.get(DEFAULT_ALIAS),
+                    latest_version=latest,
+                    aliases=aliases,
+                )
+            )
+        return out
 
 
 def _version(name: str, row: Any, aliases: tuple[str, ...]) -> ModelVersion:

@@ -92,7 +92,9 @@ class Signature:
     def from_dict(cls, data: Mapping[str, Any]) -> Signature:
         """Read the JSON form; InvalidInput when it is malformed."""
         if not isinstance(data, Mapping) or not isinstance(data.get("inputs"), list):
-            raise InvalidInput("malformed signature", hint="expected {'inputs': [...], 'outputs': [...]}")
+            raise InvalidInput(
+                "malformed signature", hint="expected {'inputs': [...], 'outputs': [...]}"
+            )
         return cls(
             tuple(ColumnSpec.from_dict(c) for c in data["inputs"]),
             tuple(ColumnSpec.from_dict(c) for c in data.get("outputs") or []),
@@ -149,9 +151,7 @@ def infer_signature(frame: pd.DataFrame) -> Signature:
     import pandas as pd
 
     if not isinstance(frame, pd.DataFrame):
-        raise InvalidInput(
-            f"input_example must be a pandas DataFrame, got {type(frame).__name__}"
-        )
+        raise InvalidInput(f"input_example must be a pandas DataFrame, got {type(frame).__name__}")
     return Signature(tuple(_infer_column(str(name), frame[name]) for name in frame.columns))
 
 

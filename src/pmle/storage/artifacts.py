@@ -35,8 +35,11 @@ def _check_key(key: str) -> str:
 def check_relpath(relpath: str) -> str:
     """Refuse absolute paths and `..` so a tree can never write outside its folder."""
     p = PurePosixPath(relpath.replace("\\", "/"))
-    if not relpath or p.is_absolute() or any(part in {"..", ""} for part in p.parts) or (
-        p.parts and ":" in p.parts[0]
+    if (
+        not relpath
+        or p.is_absolute()
+        or any(part in {"..", ""} for part in p.parts)
+        or (p.parts and ":" in p.parts[0])
     ):
         raise InvalidInput(f"unsafe path {relpath!r} in artifact tree", hint="use relative paths")
     return p.as_posix()

@@ -71,7 +71,9 @@ class LineageGraph:
         return [
             self.artifacts[e.artifact_id]
             for e in self.events
-            if e.execution_id == execution_id and e.type == "INPUT" and e.artifact_id in self.artifacts
+            if e.execution_id == execution_id
+            and e.type == "INPUT"
+            and e.artifact_id in self.artifacts
         ]
 
     def outputs_of(self, execution_id: int) -> list[ArtifactNode]:
@@ -89,7 +91,9 @@ class LineageGraph:
         return [
             self.executions[e.execution_id]
             for e in self.events
-            if e.artifact_id == artifact_id and e.type == "OUTPUT" and e.execution_id in self.executions
+            if e.artifact_id == artifact_id
+            and e.type == "OUTPUT"
+            and e.execution_id in self.executions
         ]
 
     def consumers_of(self, artifact_id: int) -> list[ExecutionNode]:
@@ -97,7 +101,9 @@ class LineageGraph:
         return [
             self.executions[e.execution_id]
             for e in self.events
-            if e.artifact_id == artifact_id and e.type == "INPUT" and e.execution_id in self.executions
+            if e.artifact_id == artifact_id
+            and e.type == "INPUT"
+            and e.execution_id in self.executions
         ]
 
     def to_dict(self) -> dict[str, Any]:
@@ -166,8 +172,13 @@ class Lineage:
         )
         execution_id = int(res.inserted_primary_key[0])  # type: ignore[index]
         rows = [
-            {"artifact_id": a, "execution_id": execution_id, "type": kind, "path": role,
-             "created_at": now}
+            {
+                "artifact_id": a,
+                "execution_id": execution_id,
+                "type": kind,
+                "path": role,
+                "created_at": now,
+            }
             for kind, edges in (("INPUT", inputs), ("OUTPUT", outputs))
             for a, role in edges
         ]
@@ -175,8 +186,14 @@ class Lineage:
             conn.execute(t.events.insert(), rows)
         return execution_id
 
-    def attribute(self, conn: Connection, context_type: str, context_name: str,
-                  artifact_ids: Sequence[int] = (), execution_ids: Sequence[int] = ()) -> int:
+    def attribute(
+        self,
+        conn: Connection,
+        context_type: str,
+        context_name: str,
+        artifact_ids: Sequence[int] = (),
+        execution_ids: Sequence[int] = (),
+    ) -> int:
         """Put artifacts and executions in a named context (an experiment, a pipeline run)."""
         import sqlalchemy as sa
 
@@ -192,11 +209,15 @@ class Lineage:
                 )
             ).inserted_primary_key[0]  # type: ignore[index]
         for a in artifact_ids:
-            conn.execute(t.attributions.insert().prefix_with("OR IGNORE", dialect="sqlite"),
-                         {"context_id": ctx, "artifact_id": a})
+            conn.execute(
+                t.attributions.insert().prefix_with("OR IGNORE", dialect="sqlite"),
+                {"context_id": ctx, "artifact_id": a},
+            )
         for x in execution_ids:
-            conn.execute(t.associations.insert().prefix_with("OR IGNORE", dialect="sqlite"),
-                         {"context_id": ctx, "execution_id": x})
+            conn.execute(
+                t.associations.insert().prefix_with("OR IGNORE", dialect="sqlite"),
+                {"context_id": ctx, "execution_id": x},
+            )
         return int(ctx)
 
     # -- reading ----------------------------------------------------------------------------
@@ -206,12 +227,16 @@ class Lineage:
         import sqlalchemy as sa
 
         with self._engine.connect() as conn:
-            row = conn.execute(sa.select(t.artifacts).where(t.artifacts.c.id == artifact_id)).first()
+            row = conn.execute(
+                sa.select(t.artifacts).where(t.artifacts.c.id == artifact_id)
+            ).first()
         if row is None:
             raise NotFound(f"no lineage artifact with id {artifact_id}")
         return _artifact(row)
 
-    def find_artifacts(self, type: str | None = None, name: str | None = None) -> list[ArtifactNode]:
+    def find_artifacts(
+        self, type: str | None = None, name: str | None = None
+    ) -> list[ArtifactNode]:
         """Artifacts by type and / or name, oldest first."""
         import sqlalchemy as sa
 
@@ -275,7 +300,9 @@ class Lineage:
                 ).all()
                 graph.events.extend(_event(e) for e in far_events)
                 new_ids = {e.artifact_id for e in far_events} - set(graph.artifacts)
-                for row in conn.execute(sa.select(t.artifacts).where(t.artifacts.c.id.in_(new_ids))):
+                for row in conn.execute(
+                    sa.select(t.artifacts).where(t.artifacts.c.id.in_(new_ids))
+                ):
                     graph.artifacts[row.id] = _artifact(row)
                 frontier = new_ids
         # The same edge can be met twice (from both ends); keep each once, in order.
@@ -295,13 +322,15 @@ def _missing(artifact_id: int) -> Any:
 
 
 def _artifact(row: Any) -> ArtifactNode:
-    return ArtifactNode(row.id, row.type, row.name, row.uri, dict(row.properties or {}),
-                        row.created_at)
+    return ArtifactNode(
+        row.id, row.type, row.name, row.uri, dict(row.properties or {}), row.created_at
+    )
 
 
 def _execution(row: Any) -> ExecutionNode:
-    return ExecutionNode(row.id, row.type, row.name, row.state, dict(row.properties or {}),
-                         row.created_at)
+    return ExecutionNode(
+        row.id, row.type, row.name, row.state, dict(row.properties or {}), row.created_at
+    )
 
 
 def _event(row: Any) -> Event:

@@ -51,7 +51,9 @@ events = Table(
     "events",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("artifact_id", ForeignKey("artifacts.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column(
+        "artifact_id", ForeignKey("artifacts.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
     Column(
         "execution_id", ForeignKey("executions.id", ondelete="CASCADE"), nullable=False, index=True
     ),
@@ -147,6 +149,9 @@ model_aliases = Table(
     Column("model_id", ForeignKey("models.id", ondelete="CASCADE"), primary_key=True),
     Column("alias", String(128), primary_key=True),
     Column(
-        "version_id", ForeignKey("model_versions.id", ondelete="CASCADE"), nullable=False, index=True
+        "version_id",
+        ForeignKey("model_versions.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
     ),
 )

@@ -90,7 +90,7 @@ def get_flavor(name: str) -> Flavor:
     if name not in _MODULES:
         raise InvalidInput(f"unknown model flavor {name!r}", hint=f"known: {', '.join(FLAVORS)}")
     module: Any = importlib.import_module(f"{__name__}.{_MODULES[name]}")
-    return module  # type: ignore[no-any-return]
+    return module
 
 
 def detect_flavor(model: Any) -> str:

@@ -36,9 +36,25 @@ FILENAME = "model.txt"
 _BINARY = {"binary", "cross_entropy", "xentropy"}
 _MULTICLASS = {"multiclass", "multiclassova", "softmax", "ova", "ovr", "multiclass_ova"}
 _REGRESSION = {
-    "regression", "regression_l1", "regression_l2", "l1", "l2", "mae", "mse", "rmse", "huber",
-    "fair", "poisson", "quantile", "mape", "gamma", "tweedie", "mean_squared_error",
-    "mean_absolute_error", "root_mean_squared_error", "mean_absolute_percentage_error",
+    "regression",
+    "regression_l1",
+    "regression_l2",
+    "l1",
+    "l2",
+    "mae",
+    "mse",
+    "rmse",
+    "huber",
+    "fair",
+    "poisson",
+    "quantile",
+    "mape",
+    "gamma",
+    "tweedie",
+    "mean_squared_error",
+    "mean_absolute_error",
+    "root_mean_squared_error",
+    "mean_absolute_percentage_error",
 }
 
 
@@ -61,6 +77,18 @@ def _task_of(objective: str | None) -> str | None:
     if objective in _REGRESSION:
         return "regression"
     return None  # ranking, custom objectives: raw scores
+
+
+def _indices(value: Any) -> list[int]:
+    """Categorical feature positions as the reloaded booster reports them; [] when unknown
+    (e.g. given by name), which only matters when no signature or example is given."""
+    items = value.split(",") if isinstance(value, str) else value
+    if isinstance(items, int):
+        return [items]
+    try:
+        return sorted(int(i) for i in items or [])
+    except (TypeError, ValueError):
+        return []
 
 
 def facts(model: Any, *, task: str | None, classes: list[Any] | None) -> Facts:
@@ -100,7 +128,7 @@ def facts(model: Any, *, task: str | None, classes: list[Any] | None) -> Facts:
     if final_task not in {"binary", "multiclass"}:
         final_classes = None
     check_classes(final_task, final_classes, n_outputs)
-    cat_idx = reloaded.params.get("categorical_feature") or []
+    cat_idx = _indices(reloaded.params.get("categorical_feature"))
     return Facts(
         task=final_task,
         classes=final_classes,
@@ -109,7 +137,7 @@ def facts(model: Any, *, task: str | None, classes: list[Any] | None) -> Facts:
         extra={
             "text": text,
             "pandas_categorical": [list(c) for c in (reloaded.pandas_categorical or [])],
-            "categorical_feature": sorted(int(i) for i in cat_idx),
+            "categorical_feature": cat_idx,
         },
     )
 

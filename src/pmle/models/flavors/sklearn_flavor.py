@@ -56,12 +56,23 @@ _DENIED_PREFIXES = (
 _BASIC_TYPES = frozenset(
     f"builtins.{t}"
     for t in (
-        "dict", "list", "tuple", "set", "frozenset", "str", "int", "float", "bool", "complex",
-        "bytes", "bytearray", "slice", "range", "NoneType",
+        "dict",
+        "list",
+        "tuple",
+        "set",
+        "frozenset",
+        "str",
+        "int",
+        "float",
+        "bool",
+        "complex",
+        "bytes",
+        "bytearray",
+        "slice",
+        "range",
+        "NoneType",
     )
-) | frozenset(
-    f"collections.{t}" for t in ("OrderedDict", "defaultdict", "Counter", "deque")
-)
+) | frozenset(f"collections.{t}" for t in ("OrderedDict", "defaultdict", "Counter", "deque"))
 
 
 def _resolve(name: str) -> Any:
@@ -93,23 +104,24 @@ def is_trusted(name: str) -> bool:
     return isinstance(obj, type | np.ufunc)
 
 
-def untrusted_types(path: Path) -> list[str]:
-    """The types in a skops file that pmle refuses to load."""
+def scan(path: Path) -> tuple[list[str], list[str]]:
+    """The types in a skops file outside skops' defaults: (the ones pmle trusts, the rest)."""
     import skops.io as sio
 
     try:
         names = sio.get_untrusted_types(file=path)
     except Exception as exc:  # a corrupt or foreign file: skops raises many kinds
         raise InvalidInput(f"cannot read {path.name}: {exc.__class__.__name__}: {exc}")
-    return sorted(n for n in names if not is_trusted(n))
+    trusted = sorted(n for n in names if is_trusted(n))
+    return trusted, sorted(n for n in names if n not in trusted)
 
 
 def facts(model: Any, *, task: str | None, classes: list[Any] | None) -> Facts:
     """Task, classes and feature names of a fitted scikit-learn estimator or pipeline."""
     import numpy as np
     import scipy
-    import skops
     import sklearn
+    import skops
     from sklearn.base import is_classifier, is_regressor
     from sklearn.exceptions import NotFittedError
     from sklearn.utils.validation import check_is_fitted
@@ -172,7 +184,7 @@ def save(model: Any, facts: Facts, directory: Path) -> None:
         sio.dump(model, path)
     except Exception as exc:  # skops raises TypeError / its own errors for unsupported objects
         raise InvalidInput(f"skops cannot save this model: {exc.__class__.__name__}: {exc}")
-    refused = untrusted_types(path)
+    _, refused = scan(path)
     if refused:
         path.unlink()
         raise InvalidInput(
@@ -218,13 +230,12 @@ def load(directory: Path, manifest: dict[str, Any]) -> Predictor:
     path = directory / FILENAME
     if not path.is_file():
         raise InvalidInput(f"{directory} has no {FILENAME}", hint="the model folder is incomplete")
-    refused = untrusted_types(path)
+    trusted, refused = scan(path)
     if refused:
         raise InvalidInput(
             f"refusing to load {path}: it holds untrusted types {', '.join(refused)}",
             hint="only scikit-learn, NumPy, SciPy and LightGBM classes are loaded",
         )
-    trusted = sio.get_untrusted_types(file=path)
     try:
         estimator = sio.load(path, trusted=trusted)
     except Exception as exc:  # corrupt file: skops / numpy raise many kinds

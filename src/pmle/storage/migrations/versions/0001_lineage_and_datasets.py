@@ -72,19 +72,31 @@ def upgrade() -> None:
     op.create_table(
         "attributions",
         sa.Column(
-            "context_id", sa.Integer, sa.ForeignKey("contexts.id", ondelete="CASCADE"), primary_key=True
+            "context_id",
+            sa.Integer,
+            sa.ForeignKey("contexts.id", ondelete="CASCADE"),
+            primary_key=True,
         ),
         sa.Column(
-            "artifact_id", sa.Integer, sa.ForeignKey("artifacts.id", ondelete="CASCADE"), primary_key=True
+            "artifact_id",
+            sa.Integer,
+            sa.ForeignKey("artifacts.id", ondelete="CASCADE"),
+            primary_key=True,
         ),
     )
     op.create_table(
         "associations",
         sa.Column(
-            "context_id", sa.Integer, sa.ForeignKey("contexts.id", ondelete="CASCADE"), primary_key=True
+            "context_id",
+            sa.Integer,
+            sa.ForeignKey("contexts.id", ondelete="CASCADE"),
+            primary_key=True,
         ),
         sa.Column(
-            "execution_id", sa.Integer, sa.ForeignKey("executions.id", ondelete="CASCADE"), primary_key=True
+            "execution_id",
+            sa.Integer,
+            sa.ForeignKey("executions.id", ondelete="CASCADE"),
+            primary_key=True,
         ),
     )
     op.create_table(
@@ -98,7 +110,10 @@ def upgrade() -> None:
         "dataset_versions",
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column(
-            "dataset_id", sa.Integer, sa.ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False
+            "dataset_id",
+            sa.Integer,
+            sa.ForeignKey("datasets.id", ondelete="CASCADE"),
+            nullable=False,
         ),
         sa.Column("version", sa.Integer, nullable=False),
         sa.Column("content_hash", sa.String(64), nullable=False),

@@ -26,7 +26,9 @@ def upgrade() -> None:
     op.create_table(
         "model_versions",
         sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("model_id", sa.Integer, sa.ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "model_id", sa.Integer, sa.ForeignKey("models.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("version", sa.Integer, nullable=False),
         sa.Column("flavor", sa.String(32), nullable=False),
         sa.Column("tree_key", sa.String(64), nullable=False),
@@ -38,7 +40,9 @@ def upgrade() -> None:
     )
     op.create_table(
         "model_aliases",
-        sa.Column("model_id", sa.Integer, sa.ForeignKey("models.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "model_id", sa.Integer, sa.ForeignKey("models.id", ondelete="CASCADE"), primary_key=True
+        ),
         sa.Column("alias", sa.String(128), primary_key=True),
         sa.Column(
             "version_id",
