@@ -37,6 +37,16 @@ def fmt_num(value: Any) -> str:
     return str(value)
 
 
+def titled_table(title: str, columns: list[tuple[str, str]]) -> Table:
+    """A table with a left-aligned title and `(header, justify)` columns."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for header, justify in columns:
+        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    return table
+
+
 def schema_table(dv: DatasetVersion) -> Table:
     """The columns of a dataset version: type, kind, nulls, distinct values."""
     from rich.table import Table

@@ -74,18 +74,19 @@ def list_(fmt: FormatOpt = "table") -> None:
     if fmt == "json":
         print_json([i.__dict__ for i in items])
         return
-    from rich.table import Table
+    from pmle.cli._render import titled_table
 
-    table = Table(title="datasets", title_justify="left")
-    for col, justify in (
-        ("name", "left"),
-        ("versions", "right"),
-        ("latest", "right"),
-        ("rows", "right"),
-        ("columns", "right"),
-        ("updated", "left"),
-    ):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    table = titled_table(
+        "datasets",
+        [
+            ("name", "left"),
+            ("versions", "right"),
+            ("latest", "right"),
+            ("rows", "right"),
+            ("columns", "right"),
+            ("updated", "left"),
+        ],
+    )
     for i in items:
         table.add_row(
             i.name,

@@ -43,22 +43,23 @@ def list_(fmt: FormatOpt = "table") -> None:
     if fmt == "json":
         print_json([m.to_dict() for m in items])
         return
-    from rich.table import Table
+    from pmle.cli._render import titled_table
 
     out = console()
     if not items:
         out.print("no models yet — register one with [bold]ws.models.register(NAME, model)[/]")
         return
-    table = Table(title="models", title_justify="left")
-    for col, justify in (
-        ("name", "left"),
-        ("versions", "right"),
-        ("default", "right"),
-        ("latest", "right"),
-        ("aliases", "left"),
-        ("description", "left"),
-    ):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    table = titled_table(
+        "models",
+        [
+            ("name", "left"),
+            ("versions", "right"),
+            ("default", "right"),
+            ("latest", "right"),
+            ("aliases", "left"),
+            ("description", "left"),
+        ],
+    )
     for m in items:
         table.add_row(
             m.name,
@@ -105,19 +106,20 @@ def _brief(mv: ModelVersion) -> dict[str, Any]:
 
 
 def _print_versions(name: str, versions: list[ModelVersion]) -> None:
-    from rich.table import Table
+    from pmle.cli._render import titled_table
 
-    table = Table(title=f"{name} — {len(versions)} version(s)", title_justify="left")
-    for col, justify in (
-        ("version", "right"),
-        ("aliases", "left"),
-        ("flavor", "left"),
-        ("task", "left"),
-        ("metrics", "left"),
-        ("created", "left"),
-        ("description", "left"),
-    ):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    table = titled_table(
+        f"{name} — {len(versions)} version(s)",
+        [
+            ("version", "right"),
+            ("aliases", "left"),
+            ("flavor", "left"),
+            ("task", "left"),
+            ("metrics", "left"),
+            ("created", "left"),
+            ("description", "left"),
+        ],
+    )
     for v in versions:
         table.add_row(
             f"@{v.version}",

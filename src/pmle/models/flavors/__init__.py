@@ -6,6 +6,7 @@ flavor never imports a framework the model does not use.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import importlib
 from collections.abc import Iterator
@@ -178,3 +179,31 @@ def not_a_classifier(task: str | None) -> InvalidInput:
         f"predict_proba needs a classifier; this model's task is {task or 'unknown'}",
         hint="use predict() for values",
     )
+
+
+class BoosterPredictor(abc.ABC):
+    """A gradient-boosted booster: labels via argmax of the class probabilities (as the
+    scikit-learn wrappers pick them), values for regression. Subclasses give `_scores`."""
+
+    categorical = True
+
+    def __init__(self, booster: Any, task: str | None, classes: list[Any] | None) -> None:
+        self.native = booster
+        self.task = task
+        self.classes = labels_array(classes) if classes else None
+
+    @abc.abstractmethod
+    def _scores(self, frame: pd.DataFrame) -> np.ndarray:
+        """The booster's raw output for a checked frame."""
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        """Class labels (classifiers) or predicted values."""
+        if self.classes is None:
+            return self._scores(frame)
+        return self.classes[self.predict_proba(frame).argmax(axis=1)]
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """One column per class."""
+        if self.task not in {"binary", "multiclass"}:
+            raise not_a_classifier(self.task)
+        return proba_from_scores(self.task, self._scores(frame))

@@ -13,14 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from pmle.errors import InvalidInput
 from pmle.models.flavors import (
+    BoosterPredictor,
     Facts,
     check_classes,
     check_task,
     class_list,
     default_classes,
-    labels_array,
-    not_a_classifier,
-    proba_from_scores,
     translate_errors,
 )
 from pmle.models.signature import ColumnSpec, Signature, value_type
@@ -199,33 +197,14 @@ def save(model: Any, facts: Facts, directory: Path) -> None:
     (directory / FILENAME).write_text(facts.extra["text"], encoding="utf-8")
 
 
-class Predictor:
+class Predictor(BoosterPredictor):
     """A LightGBM Booster read from its text file."""
-
-    categorical = True
-
-    def __init__(self, booster: Any, task: str | None, classes: list[Any] | None) -> None:
-        self.native = booster
-        self.task = task
-        self.classes = labels_array(classes) if classes else None
 
     def _scores(self, frame: pd.DataFrame) -> np.ndarray:
         import lightgbm as lgb
 
         with translate_errors(lgb.basic.LightGBMError, ValueError, TypeError):
             return self.native.predict(frame)
-
-    def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        """Labels via argmax of the probabilities (as LGBMClassifier does), else the values."""
-        if self.classes is None:
-            return self._scores(frame)
-        return self.classes[self.predict_proba(frame).argmax(axis=1)]
-
-    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        """One column per class."""
-        if self.task not in {"binary", "multiclass"}:
-            raise not_a_classifier(self.task)
-        return proba_from_scores(self.task, self._scores(frame))
 
 
 def load(directory: Path, manifest: dict[str, Any]) -> Predictor:
