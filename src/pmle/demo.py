@@ -1,7 +1,9 @@
 """`pmle demo`: the main job of pmle on embedded defaults, as one short guided run.
 
-For now: import a real dataset shipped with pmle (telco customer churn), profile it, split it
-deterministically, and show the lineage recorded on the way. Later capabilities extend it.
+Import a real dataset shipped with pmle (telco customer churn), profile it, split it
+deterministically, train an AutoML model on the training split within a short budget, register
+it with the alias `champion`, and show the lineage recorded on the way. Later capabilities
+extend it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pmle.automl.job import AutoMLResult
     from pmle.data.datasets import DatasetVersion
     from pmle.storage.lineage import LineageGraph
     from pmle.workspace import Workspace
@@ -20,6 +23,8 @@ if TYPE_CHECKING:
 DATASET = "churn"
 TARGET = "churn"
 DATA_FILE = "telco_churn.csv.gz"
+MODEL = "churn"
+BUDGET_S = 20
 
 #: Called after each step with the step's name and its result.
 OnStep = Callable[[str, Any], None]
@@ -31,6 +36,7 @@ class DemoResult:
 
     dataset: DatasetVersion
     splits: dict[str, DatasetVersion]
+    automl: AutoMLResult
     lineage: LineageGraph
 
 
@@ -39,8 +45,15 @@ def sample_data_path() -> Path:
     return Path(str(resources.files("pmle.resources").joinpath(DATA_FILE)))
 
 
-def run_demo(ws: Workspace, on_step: OnStep | None = None) -> DemoResult:
+def run_demo(
+    ws: Workspace,
+    on_step: OnStep | None = None,
+    budget_s: float = BUDGET_S,
+    on_automl_event: Callable[[str, dict[str, Any]], None] | None = None,
+) -> DemoResult:
     """Run the demo in `ws`; `on_step(name, result)` lets an interface show progress."""
+    from pmle.automl import train
+
     step = on_step or (lambda _name, _result: None)
     dv = ws.datasets.import_(
         DATASET,
@@ -50,6 +63,17 @@ def run_demo(ws: Workspace, on_step: OnStep | None = None) -> DemoResult:
     step("imported", dv)
     splits = ws.datasets.split(dv.ref, method="random", fractions=(0.8, 0.1, 0.1), seed=42)
     step("split", splits)
-    graph = ws.lineage.upstream(splits["train"].lineage_artifact_id or 0)
+    result = train(
+        ws,
+        splits["train"].ref,
+        TARGET,
+        model=MODEL,
+        budget=budget_s,
+        test_dataset=splits["test"].ref,
+        aliases=("champion",),
+        on_event=on_automl_event,
+    )
+    step("automl", result)
+    graph = ws.lineage.upstream(result.model_version.lineage_artifact_id or 0)
     step("lineage", graph)
-    return DemoResult(dv, splits, graph)
+    return DemoResult(dv, splits, result, graph)

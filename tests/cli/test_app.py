@@ -94,7 +94,7 @@ def test_lineage_command(ws: Workspace, churn_csv: Path) -> None:
 
 @pytest.mark.slow
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
-    res = pmle_cli("-w", str(tmp_path / "demo"), "demo")
+    res = pmle_cli("-w", str(tmp_path / "demo"), "demo", "--budget", "5")
     assert res.returncode == 0, res.stderr
     for text in (
         "churn@1",
@@ -104,8 +104,12 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         "Lineage",
         "Split",
         "Import",
+        "registered churn@1",
+        "champion",
+        "AutoML",
+        "test (churn_test@1)",
     ):
-        assert text in res.stdout
+        assert text in res.stdout, text
     # the demo left a real workspace behind to explore
     from pmle.workspace import open_workspace
 
@@ -116,3 +120,4 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         "churn_validation",
         "churn_test",
     }
+    assert demo_ws.models.get("churn@champion").version == 1

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from pmle.cli import data_cmd, models_cmd
+from pmle.cli import automl_cmd, data_cmd, models_cmd
 from pmle.cli._common import console, handle_errors, open_ws, print_json, state
 
 app = typer.Typer(
@@ -19,6 +19,7 @@ app = typer.Typer(
 )
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(models_cmd.app, name="models")
+app.add_typer(automl_cmd.app, name="automl")
 
 
 def _version(value: bool) -> None:
@@ -157,11 +158,16 @@ def lineage(
 
 @app.command()
 @handle_errors
-def demo() -> None:
+def demo(
+    budget: Annotated[float, typer.Option("--budget", help="AutoML seconds")] = 20.0,
+) -> None:
     """Run the end-to-end demo in a fresh temporary workspace (or --workspace)."""
     import tempfile
 
+    from rich.live import Live
+
     from pmle.cli._render import lineage_tree, schema_table, stats_table
+    from pmle.cli.automl_cmd import LiveBoard, print_summary, summary_of
     from pmle.demo import run_demo
     from pmle.workspace import init as init_ws
 
@@ -172,6 +178,8 @@ def demo() -> None:
         ws = init_ws(tempfile.mkdtemp(prefix="pmle-demo-"))
     out.rule("[bold]pmle demo[/]")
     out.print(f"workspace: [bold]{ws.root}[/]\n")
+    board = LiveBoard(budget)
+    live = Live(board, console=out, refresh_per_second=4, transient=True)
 
     def on_step(name: str, result: Any) -> None:
         if name == "imported":
@@ -185,22 +193,27 @@ def demo() -> None:
             out.print("\n[bold]2. Split[/] deterministically (random, 80/10/10, seed 42)")
             for split_name, dv in result.items():
                 out.print(f"   {split_name:<10} → [bold]{dv.ref}[/] {dv.num_rows:,} rows")
+            out.print(
+                f"\n[bold]3. AutoML[/] on churn_train for {budget:g} s "
+                "(portfolio → tuning → ensemble), tested on churn_test"
+            )
+            board.restart()
+            live.start()
+        elif name == "automl":
+            live.stop()
+            print_summary(out, board, summary_of(result))
         elif name == "lineage":
-            out.print("\n[bold]3. Lineage[/] of the training split")
+            out.print("\n[bold]4. Lineage[/] of the champion model")
             out.print(lineage_tree(result))
 
-    with out.status("working …") as status:
-
-        def step(name: str, result: Any) -> None:
-            status.stop()
-            on_step(name, result)
-            status.start()
-
-        run_demo(ws, step)
+    try:
+        run_demo(ws, on_step, budget_s=budget, on_automl_event=board.event)
+    finally:
+        live.stop()
     query = "SELECT contract, avg((churn = 'Yes')::INT) AS churn_rate FROM churn GROUP BY 1"
     out.print(
         f"\n[green]✓[/] done. Explore it: [bold]export PMLE_WORKSPACE={ws.root}[/], then "
-        f'[bold]pmle data list[/], [bold]pmle sql "{query}"[/]'
+        f'[bold]pmle data list[/], [bold]pmle models show churn[/], [bold]pmle sql "{query}"[/]'
     )
 
 

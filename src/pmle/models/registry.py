@@ -133,11 +133,14 @@ class Registry:
         task: str | None = None,
         inputs: list[int] | None = None,
         aliases: list[str] | tuple[str, ...] = (),
+        execution: str = "Register",
+        execution_properties: dict[str, Any] | None = None,
     ) -> ModelVersion:
         """Register a new version of `name` from a fitted model or a pmle model folder.
 
         `inputs` are lineage artifact ids of what the model was trained on (e.g.
-        `ws.datasets.get("churn@1").lineage_artifact_id`). The first version gets `default`.
+        `ws.datasets.get("churn@1").lineage_artifact_id`); they are linked to the model by an
+        execution of type `execution` (e.g. "AutoML"). The first version gets `default`.
         """
         from pmle.models.format import load_model, read_manifest, save_model
 
@@ -214,10 +217,11 @@ class Registry:
             if input_ids:
                 self._ws.lineage.record_execution(
                     conn,
-                    "Register",
-                    name=f"register {ref}",
+                    execution,
+                    name=f"{execution.lower()} {ref}",
                     inputs=[(i, "input") for i in input_ids],
                     outputs=[(artifact_id, "model")],
+                    properties=execution_properties,
                 )
             has_default = conn.execute(
                 sa.select(t.model_aliases.c.alias).where(

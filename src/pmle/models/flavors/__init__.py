@@ -28,6 +28,7 @@ _MODULES = {
     "lightgbm": "lightgbm_flavor",
     "xgboost": "xgboost_flavor",
     "sklearn": "sklearn_flavor",
+    "ensemble": "ensemble_flavor",
 }
 FLAVORS = tuple(_MODULES)
 TASKS = ("binary", "multiclass", "regression")
@@ -95,7 +96,10 @@ def get_flavor(name: str) -> Flavor:
 
 
 def detect_flavor(model: Any) -> str:
-    """The flavor of a model object, from the modules of its classes."""
+    """The flavor of a model object: its `__pmle_flavor__`, else the modules of its classes."""
+    declared = getattr(type(model), "__pmle_flavor__", None)
+    if declared in _MODULES:
+        return str(declared)
     modules = [c.__module__ for c in type(model).__mro__]
     for flavor in FLAVORS:
         if any(m == flavor or m.startswith(flavor + ".") for m in modules):

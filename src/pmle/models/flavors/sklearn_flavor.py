@@ -175,11 +175,10 @@ def signature(facts: Facts, declared: Signature | None) -> Signature:
     return declared
 
 
-def save(model: Any, facts: Facts, directory: Path) -> None:
-    """Dump with skops, then refuse what could not be loaded back safely."""
+def dump_checked(model: Any, path: Path) -> None:
+    """Dump an estimator with skops, refusing one that could not be loaded back safely."""
     import skops.io as sio
 
-    path = directory / FILENAME
     try:
         sio.dump(model, path)
     except Exception as exc:  # skops raises TypeError / its own errors for unsupported objects
@@ -192,6 +191,11 @@ def save(model: Any, facts: Facts, directory: Path) -> None:
             f"{', '.join(refused)}",
             hint="use estimators and functions from scikit-learn, NumPy, SciPy or LightGBM",
         )
+
+
+def save(model: Any, facts: Facts, directory: Path) -> None:
+    """Dump with skops, then refuse what could not be loaded back safely."""
+    dump_checked(model, directory / FILENAME)
 
 
 class Predictor:
@@ -223,13 +227,12 @@ class Predictor:
             return self.native.predict_proba(self._input(frame))
 
 
-def load(directory: Path, manifest: dict[str, Any]) -> Predictor:
-    """Load `model.skops`, trusting only what :func:`is_trusted` allows."""
+def load_checked(path: Path) -> Any:
+    """Load a skops file, trusting only what :func:`is_trusted` allows."""
     import skops.io as sio
 
-    path = directory / FILENAME
     if not path.is_file():
-        raise InvalidInput(f"{directory} has no {FILENAME}", hint="the model folder is incomplete")
+        raise InvalidInput(f"{path} is missing", hint="the model folder is incomplete")
     trusted, refused = scan(path)
     if refused:
         raise InvalidInput(
@@ -237,8 +240,13 @@ def load(directory: Path, manifest: dict[str, Any]) -> Predictor:
             hint="only scikit-learn, NumPy, SciPy and LightGBM classes are loaded",
         )
     try:
-        estimator = sio.load(path, trusted=trusted)
+        return sio.load(path, trusted=trusted)
     except Exception as exc:  # corrupt file: skops / numpy raise many kinds
         raise InvalidInput(f"cannot load {path}: {exc.__class__.__name__}: {exc}")
+
+
+def load(directory: Path, manifest: dict[str, Any]) -> Predictor:
+    """Load `model.skops`, trusting only what :func:`is_trusted` allows."""
+    estimator = load_checked(directory / FILENAME)
     options = manifest.get("options") or {}
     return Predictor(estimator, manifest.get("task"), options.get("input", "frame") == "frame")
