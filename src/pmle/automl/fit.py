@@ -20,9 +20,9 @@ if TYPE_CHECKING:
 
 MIN_BUDGET_S = 2.0
 #: Share of the budget kept back for assembling, measuring and saving the model.
-RESERVE = 0.06
+RESERVE = 0.04
 #: Share of the budget for refitting the chosen candidates on all rows after the search.
-REFIT_SHARE = 0.12
+REFIT_SHARE = 0.07
 
 
 @dataclass
@@ -117,7 +117,9 @@ def fit_automl(
         on_event=on_event,
     )
     y = problem.y if obj.target_transform is None else np.log1p(problem.y)
-    refits = _refit(result, x, y, problem, transform.categorical_features, final, jobs, seed)
+    refits = _refit(
+        result, x, y, problem, transform.categorical_features, final, jobs, seed, obj.metric
+    )
     if on_event is not None:
         on_event("refit", {"refitted": sorted(refits), "of": len(result.chosen)})
     members = _members(result, refits)
@@ -153,6 +155,7 @@ def _refit(
     deadline: float,
     jobs: int,
     seed: int,
+    metric: str,
 ) -> dict[str, Any]:
     """Refit the chosen candidates on every row while time allows (most weight first)."""
     from concurrent.futures import ThreadPoolExecutor
@@ -174,6 +177,7 @@ def _refit(
             deadline=deadline,
             threads=1 if parallel else jobs,
             seed=seed,
+            metric=metric,
         )
         return f.config.name, model
 

@@ -117,13 +117,13 @@ def tuning_distributions() -> dict[str, Any]:
     )
 
     return {
-        "learning_rate": FloatDistribution(0.01, 0.15, log=True),
-        "num_leaves": IntDistribution(8, 256, log=True),
-        "min_data_in_leaf": IntDistribution(2, 100, log=True),
+        "learning_rate": FloatDistribution(0.01, 0.3, log=True),
+        "num_leaves": IntDistribution(4, 256, log=True),
+        "min_data_in_leaf": IntDistribution(2, 200, log=True),
         "feature_fraction": FloatDistribution(0.4, 1.0),
         "bagging_fraction": FloatDistribution(0.5, 1.0),
         "lambda_l1": FloatDistribution(1e-8, 10.0, log=True),
-        "lambda_l2": FloatDistribution(1e-8, 10.0, log=True),
+        "lambda_l2": FloatDistribution(1e-8, 300.0, log=True),
         "extra_trees": CategoricalDistribution([False, True]),
         "cat_smooth": FloatDistribution(1.0, 50.0, log=True),
     }

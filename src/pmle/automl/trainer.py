@@ -105,7 +105,7 @@ def fit_candidate(
         w_va = weight[va] if weight is not None else None
         fit = _FITTERS[config.family]
         return fit(
-            config.params,
+            {**config.params, "_metric": objective.metric},
             x[tr],
             y[tr],
             x[va],
@@ -141,11 +141,17 @@ def fit_candidate(
 # -- LightGBM -----------------------------------------------------------------------------------
 
 
-def _lgbm_objective(task: str, n_classes: int) -> dict[str, Any]:
+#: LightGBM's own metric for early stopping, per pmle metric: stop where the objective peaks.
+_EARLY_STOP_METRIC = {"auc": "auc", "auc_pr": "average_precision", "mae": "l1"}
+
+
+def _lgbm_objective(task: str, n_classes: int, metric: str = "") -> dict[str, Any]:
     if task == "binary":
-        return {"objective": "binary", "metric": "binary_logloss"}
+        return {"objective": "binary", "metric": _EARLY_STOP_METRIC.get(metric, "binary_logloss")}
     if task == "multiclass":
         return {"objective": "multiclass", "num_class": n_classes, "metric": "multi_logloss"}
+    if metric == "mae":
+        return {"objective": "regression_l1", "metric": "l1"}
     return {"objective": "regression", "metric": "l2"}
 
 
@@ -169,8 +175,8 @@ def _fit_lgbm(
     import numpy as np
 
     p = {
-        **params,
-        **_lgbm_objective(task, n_classes),
+        **{k: v for k, v in params.items() if not k.startswith("_")},
+        **_lgbm_objective(task, n_classes, params.get("_metric", "")),
         "verbosity": -1,
         "seed": seed,
         "num_threads": threads,
@@ -348,6 +354,7 @@ def refit_full(
     deadline: float,
     threads: int,
     seed: int,
+    metric: str = "",
 ) -> Any | None:
     """One model of the candidate fitted on every row (None if the deadline cut it short).
 
@@ -364,7 +371,7 @@ def refit_full(
         rounds = max(1, round(sum(fitted.iterations) / len(fitted.iterations) * (1 + 1 / k)))
         p = {
             **fitted.config.params,
-            **_lgbm_objective(task, n_classes),
+            **_lgbm_objective(task, n_classes, metric),
             "verbosity": -1,
             "seed": seed,
             "num_threads": threads,
