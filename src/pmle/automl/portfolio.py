@@ -52,15 +52,8 @@ def _lgbm(name: str, **overrides: Any) -> Config:
 PORTFOLIO: tuple[Config, ...] = (
     _lgbm("lgbm"),
     _lgbm("lgbm_xt", extra_trees=True, feature_fraction=0.8),
-    _lgbm(
-        "lgbm_large",
-        learning_rate=0.03,
-        num_leaves=128,
-        min_data_in_leaf=3,
-        feature_fraction=0.9,
-        min_data_per_group=50,
-        cat_smooth=5.0,
-    ),
+    # Only when the optional catboost package is installed.
+    Config("catboost", "catboost", {"learning_rate": 0.08, "depth": 6, "l2_leaf_reg": 3.0}),
     _lgbm(
         "lgbm_small",
         learning_rate=0.05,
@@ -70,6 +63,25 @@ PORTFOLIO: tuple[Config, ...] = (
         lambda_l2=1.0,
         bagging_fraction=0.8,
         bagging_freq=1,
+    ),
+    # Few leaves under heavy L2: often best on small, noisy tables (credit scoring and alike).
+    _lgbm(
+        "lgbm_l2",
+        learning_rate=0.1,
+        num_leaves=8,
+        min_data_in_leaf=40,
+        lambda_l2=100.0,
+        feature_fraction=0.9,
+        max_bin=127,
+    ),
+    _lgbm(
+        "lgbm_large",
+        learning_rate=0.03,
+        num_leaves=128,
+        min_data_in_leaf=3,
+        feature_fraction=0.9,
+        min_data_per_group=50,
+        cat_smooth=5.0,
     ),
     _lgbm(
         "lgbm_deep",

@@ -7,6 +7,7 @@ stops at the search deadline: LightGBM through a callback, forests by growing tr
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,6 +19,12 @@ if TYPE_CHECKING:
     import numpy as np
 
     from pmle.automl.objectives import Objective
+
+
+# Folds train in parallel threads. LightGBM's predict and model (de)serialisation set
+# process-wide OpenMP state; one crash was seen with several threads inside them at once, so
+# those calls take turns (training, where the time goes, still runs in parallel).
+_LGBM_CALLS = threading.Lock()
 
 
 class OutOfTime(Exception):
@@ -134,7 +141,9 @@ def fit_candidate(
     covered = folds.covered
     w = weight[covered] if weight is not None else None
     score = objective.score(y[covered], oof[covered], w)
-    kind = {"lightgbm": "lightgbm", "linear": "linear"}.get(config.family, "sklearn")
+    kind = {"lightgbm": "lightgbm", "linear": "linear", "catboost": "catboost"}.get(
+        config.family, "sklearn"
+    )
     return Fitted(config, oof, models, kind, score, time.monotonic() - start, iterations, cut)
 
 
@@ -206,11 +215,12 @@ def _fit_lgbm(
         callbacks=[lgb.early_stopping(patience, verbose=False), stop_at_deadline],
     )
     best = booster.best_iteration or booster.current_iteration()
-    pred = np.asarray(booster.predict(x_va, num_iteration=best))
+    with _LGBM_CALLS:
+        pred = np.asarray(booster.predict(x_va, num_iteration=best, num_threads=1))
+        # Keep only the trees that are used: smaller files, faster predictions.
+        booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
     if task == "binary":
         pred = np.column_stack([1.0 - pred, pred])
-    # Keep only the trees that are used, so saved models are smaller and predict faster.
-    booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
     return booster, pred, int(best), stopped["deadline"]
 
 
@@ -334,7 +344,14 @@ def _fit_linear(
     return LinearMember.from_sklearn(pipeline, numeric, list(categorical)), pred, 1, False
 
 
+def _fit_catboost(*args: Any, **kw: Any) -> tuple[Any, np.ndarray, int, bool]:
+    from pmle.automl import catboost_family
+
+    return catboost_family.fit(*args, **kw)
+
+
 _FITTERS = {
+    "catboost": _fit_catboost,
     "lightgbm": _fit_lgbm,
     "extra_trees": _fit_extra_trees,
     "random_forest": _fit_random_forest,
@@ -388,6 +405,22 @@ def refit_full(
 
         booster = lgb.train(p, data, num_boost_round=rounds, callbacks=[stop_at_deadline])
         return None if cut["deadline"] else booster
+    if family == "catboost":
+        from pmle.automl import catboost_family
+
+        rounds = max(1, round(sum(fitted.iterations) / len(fitted.iterations) * (1 + 1 / k)))
+        return catboost_family.refit(
+            {**fitted.config.params, "_metric": metric},
+            x,
+            y,
+            weight,
+            task=task,
+            categorical=categorical,
+            deadline=deadline,
+            threads=threads,
+            seed=seed,
+            rounds=rounds,
+        )
     far = float("inf")  # the forest and linear fitters check the deadline themselves
     fit = _FITTERS[family]
     params = dict(fitted.config.params)

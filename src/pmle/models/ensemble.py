@@ -30,7 +30,7 @@ TARGET_TRANSFORMS = (None, "log1p")
 class Member:
     """One model of the ensemble."""
 
-    kind: str  # lightgbm | sklearn | linear
+    kind: str  # lightgbm | sklearn | linear | catboost
     model: Any  # lightgbm.Booster, a fitted scikit-learn estimator, or a LinearMember
     weight: float
     name: str = ""  # the candidate it came from (e.g. "lgbm_large/fold2")
@@ -77,6 +77,10 @@ class EnsembleModel:
             return np.asarray(member.model.predict(x, raw_score=True, num_threads=threads))
         if member.kind == "linear":
             return np.asarray(member.model.decision(x))
+        if member.kind == "catboost":
+            from pmle.models.catboost_member import scores
+
+            return scores(member.model, x, self.transform.categorical_features)
         if member.kind == "sklearn":
             if self.task in {"binary", "multiclass"}:
                 return scores_from_proba(np.asarray(member.model.predict_proba(x)), self.task)

@@ -42,6 +42,10 @@ def facts(model: Any, *, task: str | None, classes: list[Any] | None) -> Facts:
     kinds = {m.kind for m in model.members}
     if "linear" in kinds:
         kinds.add("sklearn")  # fitted with scikit-learn, stored as numbers
+    if "catboost" in kinds:
+        import catboost
+
+        libraries["catboost"] = catboost.__version__
     if "lightgbm" in kinds:
         import lightgbm
 
@@ -91,6 +95,11 @@ def save(model: EnsembleModel, facts: Facts, directory: Path) -> None:
         elif m.kind == "linear":
             file = f"members/m{i}.json"
             (directory / file).write_bytes(orjson.dumps(m.model.to_dict()))
+        elif m.kind == "catboost":
+            from pmle.models import catboost_member
+
+            file = f"members/m{i}.cbm"
+            catboost_member.save(m.model, str(directory / file))
         else:
             raise InvalidInput(f"unknown ensemble member kind {m.kind!r}")
         described.append({"kind": m.kind, "file": file, "weight": m.weight, "name": m.name})
@@ -160,6 +169,8 @@ def load(directory: Path, manifest: dict[str, Any]) -> Predictor:
                 raise InvalidInput(f"cannot read {path}: {exc}")
         elif m["kind"] == "sklearn":
             model = sklearn_flavor.load_checked(path)
+        elif m["kind"] == "catboost":
+            model = _load_catboost(path)
         elif m["kind"] == "linear":
             try:
                 model = LinearMember(**orjson.loads(path.read_bytes()))
@@ -178,3 +189,17 @@ def load(directory: Path, manifest: dict[str, Any]) -> Predictor:
         info=spec.get("info") or {},
     )
     return Predictor(ensemble)
+
+
+def _load_catboost(path: Path) -> Any:
+    try:
+        from pmle.models import catboost_member
+
+        return catboost_member.load(str(path))
+    except ImportError:
+        raise InvalidInput(
+            "this model has a CatBoost member and catboost is not installed",
+            hint="pip install 'pmle[catboost]'",
+        )
+    except Exception as exc:  # catboost raises its own CatBoostError for a corrupt file
+        raise InvalidInput(f"cannot read {path}: {exc.__class__.__name__}: {exc}")
