@@ -171,6 +171,7 @@ def search(
         return link(scores, task)
 
     weights = ensemble_selection.select(preds, y[covered], objective, w, link=to_pred)
+    weights = _prune(weights)
     blended = sum(p * wt for p, wt in zip(preds, weights, strict=True))
     ensemble_score = objective.score(y[covered], to_pred(blended), w)
     chosen = [(f, wt) for f, wt in zip(pool, weights, strict=True) if wt > 0]
@@ -198,6 +199,14 @@ def search(
     return SearchResult(
         _ordered(board, objective), chosen, ensemble_score, folds, time.monotonic() - start, trials
     )
+
+
+def _prune(weights: list[float], floor: float = 0.03) -> list[float]:
+    """Drop members whose weight is below `floor` (they cost prediction time for a change in
+    the ensemble's output that is within noise) and renormalise the rest."""
+    kept = [wt if wt >= floor else 0.0 for wt in weights]
+    total = sum(kept)
+    return [wt / total for wt in kept] if total > 0 else weights
 
 
 def _transformed(y: np.ndarray, objective: Objective) -> np.ndarray:
