@@ -20,11 +20,13 @@ def pool(x: np.ndarray, categorical: list[int], y: Any = None, weight: Any = Non
     return Pool(frame, label=y, weight=weight, cat_features=list(categorical))
 
 
-def scores(model: Any, x: np.ndarray, categorical: list[int]) -> np.ndarray:
-    """Raw scores: log-odds (binary), per-class logits (multiclass) or values."""
+def scores(model: Any, data: Any) -> np.ndarray:
+    """Raw scores on a :func:`pool`: log-odds (binary), per-class logits (multiclass) or
+    values."""
     import numpy as np
 
-    return np.asarray(model.predict(pool(x, categorical), prediction_type="RawFormulaVal"))
+    threads = 1 if data.num_row() < 500 else -1  # threads only pay off on larger batches
+    return np.asarray(model.predict(data, prediction_type="RawFormulaVal", thread_count=threads))
 
 
 def save(model: Any, path: str) -> None:

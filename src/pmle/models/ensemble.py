@@ -68,8 +68,12 @@ class EnsembleModel:
         """The feature matrix of raw rows."""
         return self.transform.transform(frame)
 
-    def member_scores(self, member: Member, x: np.ndarray) -> np.ndarray:
-        """One member's scores on a feature matrix (log-odds, log-probabilities or values)."""
+    def member_scores(
+        self, member: Member, x: np.ndarray, shared: dict[str, Any] | None = None
+    ) -> np.ndarray:
+        """One member's scores on a feature matrix (log-odds, log-probabilities or values).
+
+        `shared` carries inputs built once per call for several members (CatBoost's Pool)."""
         import numpy as np
 
         if member.kind == "lightgbm":
@@ -78,9 +82,12 @@ class EnsembleModel:
         if member.kind == "linear":
             return np.asarray(member.model.decision(x))
         if member.kind == "catboost":
-            from pmle.models.catboost_member import scores
+            from pmle.models.catboost_member import pool, scores
 
-            return scores(member.model, x, self.transform.categorical_features)
+            cache = shared if shared is not None else {}
+            if "catboost_pool" not in cache:
+                cache["catboost_pool"] = pool(x, self.transform.categorical_features)
+            return scores(member.model, cache["catboost_pool"])
         if member.kind == "sklearn":
             if self.task in {"binary", "multiclass"}:
                 return scores_from_proba(np.asarray(member.model.predict_proba(x)), self.task)
@@ -91,10 +98,11 @@ class EnsembleModel:
         """The weighted average of the members' scores on a feature matrix."""
         total = sum(m.weight for m in self.members)
         acc: np.ndarray | None = None
+        shared: dict[str, Any] = {}
         for m in self.members:
             if m.weight <= 0:
                 continue
-            out = self.member_scores(m, x) * (m.weight / total)
+            out = self.member_scores(m, x, shared) * (m.weight / total)
             acc = out if acc is None else acc + out
         assert acc is not None
         return acc
