@@ -115,6 +115,7 @@ def test_catboost_members_round_trip(tmp_path: object) -> None:
     from pathlib import Path
 
     from pmle.automl import catboost_family
+    from pmle.automl.trainer import FitSetup, FoldData
     from pmle.models import load_model, save_model
     from pmle.models.ensemble import EnsembleModel, Member
     from pmle.models.signature import infer_signature
@@ -130,18 +131,8 @@ def test_catboost_members_round_trip(tmp_path: object) -> None:
     y = frame["target"].map({c: i for i, c in enumerate(classes)}).to_numpy()
     model, pred, rounds, cut = catboost_family.fit(
         {"learning_rate": 0.2, "depth": 4},
-        x,
-        y,
-        x,
-        y,
-        None,
-        None,
-        task="multiclass",
-        n_classes=3,
-        categorical=transform.categorical_features,
-        deadline=_time.monotonic() + 120,
-        threads=2,
-        seed=0,
+        FoldData(x, y, x, y),
+        FitSetup("multiclass", 3, transform.categorical_features, _time.monotonic() + 120, 2, 0),
     )
     assert rounds >= 1 and not cut
     ensemble = EnsembleModel(

@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from pmle.automl.trainer import _fit_linear
+from pmle.automl.trainer import FitSetup, FoldData, _fit_linear
 from pmle.models.ensemble import link
 
 
@@ -26,18 +26,8 @@ def test_stored_linear_model_predicts_like_the_scikit_learn_pipeline(task: str) 
     k = {"binary": 2, "multiclass": 3, "regression": 1}[task]
     member, pred, _, _ = _fit_linear(
         {"C": 1.0},
-        x[:900],
-        y[:900],
-        x[900:],
-        y[900:],
-        None,
-        None,
-        task=task,
-        n_classes=k,
-        categorical=[1],
-        deadline=time.monotonic() + 60,
-        threads=1,
-        seed=0,
+        FoldData(x[:900], y[:900], x[900:], y[900:]),
+        FitSetup(task, k, [1], time.monotonic() + 60, threads=1, seed=0),
     )
     scores = member.decision(x[900:])
     np.testing.assert_allclose(link(scores, task), pred, atol=1e-10)

@@ -14,6 +14,8 @@ from pmle.models.catboost_member import pool
 if TYPE_CHECKING:
     import numpy as np
 
+    from pmle.automl.trainer import Fit, FitSetup, FoldData
+
 _LOSS = {"binary": "Logloss", "multiclass": "MultiClass", "regression": "RMSE"}
 _EVAL = {"auc": "AUC", "auc_pr": "PRAUC", "mae": "MAE"}
 
@@ -59,41 +61,27 @@ def _model(params: dict[str, Any], task: str, threads: int, seed: int, iteration
     )
 
 
-def fit(
-    params: dict[str, Any],
-    x_tr: np.ndarray,
-    y_tr: np.ndarray,
-    x_va: np.ndarray,
-    y_va: np.ndarray,
-    w_tr: np.ndarray | None,
-    w_va: np.ndarray | None,
-    *,
-    task: str,
-    n_classes: int,
-    categorical: list[int],
-    deadline: float,
-    threads: int,
-    seed: int,
-) -> tuple[Any, np.ndarray, int, bool]:
+def fit(params: dict[str, Any], data: FoldData, setup: FitSetup) -> Fit:
     """Fit with early stopping on the validation fold; returns (model, predictions, rounds,
     cut by the deadline)."""
     import numpy as np
 
     from pmle.automl.trainer import OutOfTime
 
-    if time.monotonic() > deadline:
+    if time.monotonic() > setup.deadline:
         raise OutOfTime
-    model = _model(params, task, threads, seed, iterations=3000)
-    stop = _Deadline(deadline)
+    model = _model(params, setup.task, setup.threads, setup.seed, iterations=3000)
+    stop = _Deadline(setup.deadline)
+    cats = setup.categorical
     model.fit(
-        pool(x_tr, categorical, y_tr, w_tr),
-        eval_set=pool(x_va, categorical, y_va, w_va),
+        pool(data.x_tr, cats, data.y_tr, data.w_tr),
+        eval_set=pool(data.x_va, cats, data.y_va, data.w_va),
         early_stopping_rounds=50,
         use_best_model=True,
         callbacks=[stop],
     )
-    va = pool(x_va, categorical)
-    pred = model.predict(va) if task == "regression" else model.predict_proba(va)
+    va = pool(data.x_va, cats)
+    pred = model.predict(va) if setup.task == "regression" else model.predict_proba(va)
     return model, np.asarray(pred), int(model.get_best_iteration() or 0) + 1, stop.hit
 
 
@@ -102,16 +90,11 @@ def refit(
     x: np.ndarray,
     y: np.ndarray,
     w: np.ndarray | None,
-    *,
-    task: str,
-    categorical: list[int],
-    deadline: float,
-    threads: int,
-    seed: int,
+    setup: FitSetup,
     rounds: int,
 ) -> Any | None:
     """One model on every row with a fixed number of rounds (None if the deadline cut it)."""
-    model = _model(params, task, threads, seed, iterations=max(1, rounds))
-    stop = _Deadline(deadline)
-    model.fit(pool(x, categorical, y, w), callbacks=[stop])
+    model = _model(params, setup.task, setup.threads, setup.seed, iterations=max(1, rounds))
+    stop = _Deadline(setup.deadline)
+    model.fit(pool(x, setup.categorical, y, w), callbacks=[stop])
     return None if stop.hit else model

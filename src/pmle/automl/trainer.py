@@ -66,6 +66,34 @@ def make_folds(y: np.ndarray, task: str, seed: int, n_rows: int) -> Folds:
     return Folds([(np.sort(tr), np.sort(va))], f"holdout {holdout:.0%}")
 
 
+@dataclass(frozen=True)
+class FoldData:
+    """The rows one model is fitted on and validated against (weights optional)."""
+
+    x_tr: np.ndarray
+    y_tr: np.ndarray
+    x_va: np.ndarray
+    y_va: np.ndarray
+    w_tr: np.ndarray | None = None
+    w_va: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class FitSetup:
+    """What every family's fitter needs besides the rows."""
+
+    task: str
+    n_classes: int
+    categorical: list[int]
+    deadline: float  # time.monotonic() value
+    threads: int
+    seed: int
+
+
+#: What a fitter returns: (model, validation predictions, rounds or trees, cut by the deadline).
+Fit = tuple[Any, "np.ndarray", int, bool]
+
+
 @dataclass
 class Fitted:
     """A candidate fitted on every fold."""
@@ -106,26 +134,13 @@ def fit_candidate(
     parallel = len(y) < 50_000 and len(folds.splits) > 1 and n_jobs > 1
     threads = 1 if parallel else n_jobs
 
-    def one(fold: int) -> tuple[Any, np.ndarray, int, bool]:
+    def one(fold: int) -> Fit:
         tr, va = folds.splits[fold]
         w_tr = weight[tr] if weight is not None else None
         w_va = weight[va] if weight is not None else None
-        fit = _FITTERS[config.family]
-        return fit(
-            {**config.params, "_metric": objective.metric},
-            x[tr],
-            y[tr],
-            x[va],
-            y[va],
-            w_tr,
-            w_va,
-            task=task,
-            n_classes=n_classes,
-            categorical=categorical,
-            deadline=deadline,
-            threads=threads,
-            seed=seed + fold,
-        )
+        data = FoldData(x[tr], y[tr], x[va], y[va], w_tr, w_va)
+        setup = FitSetup(task, n_classes, categorical, deadline, threads, seed + fold)
+        return _FITTERS[config.family]({**config.params, "_metric": objective.metric}, data, setup)
 
     if parallel:
         with ThreadPoolExecutor(min(n_jobs, len(folds.splits))) as pool:
@@ -164,48 +179,37 @@ def _lgbm_objective(task: str, n_classes: int, metric: str = "") -> dict[str, An
     return {"objective": "regression", "metric": "l2"}
 
 
-def _fit_lgbm(
-    params: dict[str, Any],
-    x_tr: np.ndarray,
-    y_tr: np.ndarray,
-    x_va: np.ndarray,
-    y_va: np.ndarray,
-    w_tr: np.ndarray | None,
-    w_va: np.ndarray | None,
-    *,
-    task: str,
-    n_classes: int,
-    categorical: list[int],
-    deadline: float,
-    threads: int,
-    seed: int,
-) -> tuple[Any, np.ndarray, int, bool]:
+def _fit_lgbm(params: dict[str, Any], data: FoldData, setup: FitSetup) -> Fit:
     import lightgbm as lgb
     import numpy as np
 
     p = {
         **{k: v for k, v in params.items() if not k.startswith("_")},
-        **_lgbm_objective(task, n_classes, params.get("_metric", "")),
+        **_lgbm_objective(setup.task, setup.n_classes, params.get("_metric", "")),
         "verbosity": -1,
-        "seed": seed,
-        "num_threads": threads,
+        "seed": setup.seed,
+        "num_threads": setup.threads,
         "deterministic": True,
         "force_row_wise": True,
     }
     train = lgb.Dataset(
-        x_tr, y_tr, weight=w_tr, categorical_feature=categorical or "auto", free_raw_data=False
+        data.x_tr,
+        data.y_tr,
+        weight=data.w_tr,
+        categorical_feature=setup.categorical or "auto",
+        free_raw_data=False,
     )
-    valid = lgb.Dataset(x_va, y_va, weight=w_va, reference=train)
+    valid = lgb.Dataset(data.x_va, data.y_va, weight=data.w_va, reference=train)
     lr = float(p.get("learning_rate", 0.05))
     patience = 50 if lr >= 0.05 else 100
     stopped = {"deadline": False}
 
     def stop_at_deadline(env: Any) -> None:
-        if time.monotonic() > deadline and env.iteration >= 1:
+        if time.monotonic() > setup.deadline and env.iteration >= 1:
             stopped["deadline"] = True
             raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list)
 
-    if time.monotonic() > deadline:
+    if time.monotonic() > setup.deadline:
         raise OutOfTime
     booster = lgb.train(
         p,
@@ -216,10 +220,10 @@ def _fit_lgbm(
     )
     best = booster.best_iteration or booster.current_iteration()
     with _LGBM_CALLS:
-        pred = np.asarray(booster.predict(x_va, num_iteration=best, num_threads=1))
+        pred = np.asarray(booster.predict(data.x_va, num_iteration=best, num_threads=1))
         # Keep only the trees that are used: smaller files, faster predictions.
         booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
-    if task == "binary":
+    if setup.task == "binary":
         pred = np.column_stack([1.0 - pred, pred])
     return booster, pred, int(best), stopped["deadline"]
 
@@ -227,23 +231,7 @@ def _fit_lgbm(
 # -- scikit-learn families ----------------------------------------------------------------------
 
 
-def _fit_forest(
-    params: dict[str, Any],
-    x_tr: np.ndarray,
-    y_tr: np.ndarray,
-    x_va: np.ndarray,
-    y_va: np.ndarray,
-    w_tr: np.ndarray | None,
-    w_va: np.ndarray | None,
-    *,
-    task: str,
-    n_classes: int,
-    categorical: list[int],
-    deadline: float,
-    threads: int,
-    seed: int,
-    extra: bool,
-) -> tuple[Any, np.ndarray, int, bool]:
+def _fit_forest(params: dict[str, Any], data: FoldData, setup: FitSetup, extra: bool) -> Fit:
     from sklearn import ensemble
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
@@ -253,14 +241,14 @@ def _fit_forest(
         (True, True): ensemble.ExtraTreesRegressor,
         (False, False): ensemble.RandomForestClassifier,
         (False, True): ensemble.RandomForestRegressor,
-    }[(extra, task == "regression")]
+    }[(extra, setup.task == "regression")]
     total = int(params.get("n_estimators", 100))
-    regression = task == "regression"
+    regression = setup.task == "regression"
     forest = cls(
         n_estimators=0,
         warm_start=True,
-        n_jobs=threads,
-        random_state=seed,
+        n_jobs=setup.threads,
+        random_state=setup.seed,
         max_features=params["max_features_regression" if regression else "max_features"],
         min_samples_leaf=params.get("min_samples_leaf", 5),
     )
@@ -274,47 +262,34 @@ def _fit_forest(
             ("trees", forest),
         ]
     )
-    x_imp = model.named_steps["impute"].fit_transform(x_tr)
+    x_imp = model.named_steps["impute"].fit_transform(data.x_tr)
     grown, stopped, step = 0, False, 25
     while grown < total:
-        if time.monotonic() > deadline:
+        if time.monotonic() > setup.deadline:
             stopped = True
             break
         grown = min(total, grown + step)
         forest.set_params(n_estimators=grown)
-        forest.fit(x_imp, y_tr, sample_weight=w_tr)
+        forest.fit(x_imp, data.y_tr, sample_weight=data.w_tr)
     if grown == 0:
         raise OutOfTime
     # Predicting with a thread pool costs ~10 ms per call in start-up: serve single-threaded.
     forest.set_params(n_jobs=1, warm_start=False)
-    pred = model.predict_proba(x_va) if task != "regression" else model.predict(x_va)
+    pred = (
+        model.predict_proba(data.x_va) if setup.task != "regression" else model.predict(data.x_va)
+    )
     return model, pred, grown, stopped
 
 
-def _fit_extra_trees(*args: Any, **kw: Any) -> tuple[Any, np.ndarray, int, bool]:
-    return _fit_forest(*args, **kw, extra=True)
+def _fit_extra_trees(params: dict[str, Any], data: FoldData, setup: FitSetup) -> Fit:
+    return _fit_forest(params, data, setup, extra=True)
 
 
-def _fit_random_forest(*args: Any, **kw: Any) -> tuple[Any, np.ndarray, int, bool]:
-    return _fit_forest(*args, **kw, extra=False)
+def _fit_random_forest(params: dict[str, Any], data: FoldData, setup: FitSetup) -> Fit:
+    return _fit_forest(params, data, setup, extra=False)
 
 
-def _fit_linear(
-    params: dict[str, Any],
-    x_tr: np.ndarray,
-    y_tr: np.ndarray,
-    x_va: np.ndarray,
-    y_va: np.ndarray,
-    w_tr: np.ndarray | None,
-    w_va: np.ndarray | None,
-    *,
-    task: str,
-    n_classes: int,
-    categorical: list[int],
-    deadline: float,
-    threads: int,
-    seed: int,
-) -> tuple[Any, np.ndarray, int, bool]:
+def _fit_linear(params: dict[str, Any], data: FoldData, setup: FitSetup) -> Fit:
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression, Ridge
@@ -323,9 +298,9 @@ def _fit_linear(
 
     from pmle.models.linear_member import LinearMember
 
-    if time.monotonic() > deadline:
+    if time.monotonic() > setup.deadline:
         raise OutOfTime
-    numeric = [i for i in range(x_tr.shape[1]) if i not in set(categorical)]
+    numeric = [i for i in range(data.x_tr.shape[1]) if i not in set(setup.categorical)]
     steps = [
         (
             "num",
@@ -333,23 +308,27 @@ def _fit_linear(
             numeric,
         )
     ]
-    if categorical:
-        steps.append(("cat", OneHotEncoder(handle_unknown="ignore"), categorical))
+    if setup.categorical:
+        steps.append(("cat", OneHotEncoder(handle_unknown="ignore"), setup.categorical))
     pre = ColumnTransformer(steps, sparse_threshold=0.0)
-    if task == "regression":
+    if setup.task == "regression":
         head: Any = Ridge(alpha=1.0 / float(params.get("C", 1.0)))
     else:
         head = LogisticRegression(C=float(params.get("C", 1.0)), max_iter=300)
     pipeline = Pipeline([("pre", pre), ("model", head)])
-    pipeline.fit(x_tr, y_tr, model__sample_weight=w_tr)
-    pred = pipeline.predict_proba(x_va) if task != "regression" else pipeline.predict(x_va)
-    return LinearMember.from_sklearn(pipeline, numeric, list(categorical)), pred, 1, False
+    pipeline.fit(data.x_tr, data.y_tr, model__sample_weight=data.w_tr)
+    pred = (
+        pipeline.predict_proba(data.x_va)
+        if setup.task != "regression"
+        else pipeline.predict(data.x_va)
+    )
+    return LinearMember.from_sklearn(pipeline, numeric, list(setup.categorical)), pred, 1, False
 
 
-def _fit_catboost(*args: Any, **kw: Any) -> tuple[Any, np.ndarray, int, bool]:
+def _fit_catboost(params: dict[str, Any], data: FoldData, setup: FitSetup) -> Fit:
     from pmle.automl import catboost_family
 
-    return catboost_family.fit(*args, **kw)
+    return catboost_family.fit(params, data, setup)
 
 
 _FITTERS = {
@@ -386,8 +365,9 @@ def refit_full(
     k = max(1, len(fitted.models))
     if time.monotonic() > deadline:
         return None
+    # Boosters: the folds' mean rounds, scaled up for the 1/k more rows.
+    rounds = max(1, round(sum(fitted.iterations) / len(fitted.iterations) * (1 + 1 / k)))
     if family == "lightgbm":
-        rounds = max(1, round(sum(fitted.iterations) / len(fitted.iterations) * (1 + 1 / k)))
         p = {
             **fitted.config.params,
             **_lgbm_objective(task, n_classes, metric),
@@ -407,40 +387,22 @@ def refit_full(
 
         booster = lgb.train(p, data, num_boost_round=rounds, callbacks=[stop_at_deadline])
         return None if cut["deadline"] else booster
+    # A linear model fits in a moment: it is never cut short.
+    setup = FitSetup(
+        task,
+        n_classes,
+        categorical,
+        deadline if family != "linear" else float("inf"),
+        threads,
+        seed,
+    )
     if family == "catboost":
         from pmle.automl import catboost_family
 
-        rounds = max(1, round(sum(fitted.iterations) / len(fitted.iterations) * (1 + 1 / k)))
-        return catboost_family.refit(
-            {**fitted.config.params, "_metric": metric},
-            x,
-            y,
-            weight,
-            task=task,
-            categorical=categorical,
-            deadline=deadline,
-            threads=threads,
-            seed=seed,
-            rounds=rounds,
-        )
-    far = float("inf")  # the forest and linear fitters check the deadline themselves
-    fit = _FITTERS[family]
+        params = {**fitted.config.params, "_metric": metric}
+        return catboost_family.refit(params, x, y, weight, setup, rounds)
     params = dict(fitted.config.params)
     if family in {"extra_trees", "random_forest"}:
         params["n_estimators"] = max(fitted.iterations)
-    model, _, _grown, stopped = fit(
-        params,
-        x,
-        y,
-        x[:1],
-        y[:1],
-        weight,
-        None,
-        task=task,
-        n_classes=n_classes,
-        categorical=categorical,
-        deadline=deadline if family != "linear" else far,
-        threads=threads,
-        seed=seed,
-    )
+    model, _, _, stopped = _FITTERS[family](params, FoldData(x, y, x[:1], y[:1], weight), setup)
     return None if stopped else model
