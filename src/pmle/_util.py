@@ -6,12 +6,12 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from pmle.errors import InvalidInput
 
@@ -116,3 +116,23 @@ def human_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} TiB"
+
+
+def lazy_exports(package: str, where: Mapping[str, str | tuple[str, str]]) -> Any:
+    """A module `__getattr__` that imports each public name from its submodule on first use.
+
+    `where` maps a name to its module (absolute, or relative to `package` when it has no dot)
+    or to `(module, attribute)` when the attribute is named differently."""
+
+    def __getattr__(name: str) -> Any:
+        import importlib
+
+        if name not in where:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        target = where[name]
+        module, attr = target if isinstance(target, tuple) else (target, name)
+        if "." not in module:
+            module = f"{package}.{module}"
+        return getattr(importlib.import_module(module), attr)
+
+    return __getattr__

@@ -3,7 +3,9 @@ left, and ensemble selection — registered with its leaderboard and model card.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pmle._util import lazy_exports
 
 __all__ = [
     "AutoMLClassifier",
@@ -29,9 +31,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        import importlib
-
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(f"module 'pmle.automl' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _WHERE)

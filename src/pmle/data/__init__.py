@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pmle._util import lazy_exports
 
 __all__ = [
     "Column",
@@ -33,10 +35,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        import importlib
-
-        module, attr = _WHERE[name]
-        return getattr(importlib.import_module(module), attr)
-    raise AttributeError(f"module 'pmle.data' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _WHERE)

@@ -18,7 +18,9 @@ only by the functions that need them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pmle._util import lazy_exports
 
 __all__ = [
     "COLUMN_TYPES",
@@ -61,13 +63,8 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    # Lazy re-exports: the registry pulls in SQLAlchemy, which `import pmle.models` should not.
-    if name in _WHERE:
-        import importlib
-
-        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# Lazy re-exports: the registry pulls in SQLAlchemy, which `import pmle.models` should not.
+__getattr__ = lazy_exports(__name__, _WHERE)
 
 
 def __dir__() -> list[str]:
