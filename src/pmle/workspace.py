@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
     from pmle.data.datasets import Datasets
     from pmle.models.registry import Registry
+    from pmle.serving.endpoints import Endpoints
+    from pmle.serving.tokens import Tokens
     from pmle.storage.artifacts import ArtifactStore
     from pmle.storage.lineage import Lineage
     from pmle.storage.warehouse import Warehouse
@@ -110,10 +112,20 @@ class Workspace:
 
         return Warehouse(
             self.state_dir / "warehouse.duckdb",
-            views=lambda: self.datasets.views(),
+            views=self._views,
             busy_timeout_s=self.settings.busy_timeout_s,
             threads=self.settings.warehouse_threads,
         )
+
+    def _views(self) -> list[tuple[str, str]]:
+        from pmle.serving.request_log import log_view
+
+        return [*self.datasets.views(), *log_view(self.prediction_log_dir)]
+
+    @property
+    def prediction_log_dir(self) -> Path:
+        """Where servers append request-response logs (Parquet files, one folder each)."""
+        return self.state_dir / "logs" / "predictions"
 
     @cached_property
     def lineage(self) -> Lineage:
@@ -137,6 +149,20 @@ class Workspace:
         from pmle.models.registry import Registry
 
         return Registry(self)
+
+    @cached_property
+    def endpoints(self) -> Endpoints:
+        """Endpoints and their deployed models."""
+        from pmle.serving.endpoints import Endpoints
+
+        return Endpoints(self)
+
+    @cached_property
+    def tokens(self) -> Tokens:
+        """API tokens for the server's protected routes."""
+        from pmle.serving.tokens import Tokens
+
+        return Tokens(self)
 
     def info(self) -> dict[str, Any]:
         """A summary of the workspace: where its stores are and how much they hold."""

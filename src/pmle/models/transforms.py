@@ -154,6 +154,36 @@ class FeatureTransform:
         blocks = [_apply(step, frame[step.column]) for step in self.steps]
         return np.column_stack(blocks) if blocks else np.empty((len(frame), 0))
 
+    def transform_columns(self, columns: dict[str, np.ndarray | list[Any]], n: int) -> np.ndarray:
+        """The same matrix from plain columns (the serving path, no DataFrame per request).
+
+        Numeric columns are float arrays (NaN for missing), others lists of Python values."""
+        import numpy as np
+        import pandas as pd
+
+        out = np.empty((n, len(self.feature_names)), dtype="float64")
+        i = 0
+        for step in self.steps:
+            values = columns[step.column]
+            if step.op == "numeric":
+                out[:, i] = values
+                i += 1
+                continue
+            if step.op == "category" and n <= _SMALL:
+                codes = _codes_of_values(step, values)
+                out[:, i] = codes
+                if step.frequencies is not None:
+                    freqs = np.asarray(step.frequencies)
+                    out[:, i + 1] = np.where(
+                        np.isnan(codes), np.nan, freqs[np.nan_to_num(codes).astype(int)]
+                    )
+                i += len(step.feature_names())
+                continue
+            block = _apply(step, pd.Series(list(values), dtype=object))
+            out[:, i : i + block.shape[1]] = block
+            i += block.shape[1]
+        return out
+
 
 def _fit_category(column: str, s: pd.Series) -> ColumnStep:
     counts = s.dropna().astype(str).value_counts()
@@ -236,6 +266,26 @@ def _apply(step: ColumnStep, s: pd.Series) -> np.ndarray:
 _SMALL = 2000
 
 
+def _codes_of_values(step: ColumnStep, values: list[Any]) -> np.ndarray:
+    """Category codes by dictionary lookup: missing → NaN, unknown → the "other" code."""
+    import numpy as np
+    import pandas as pd
+
+    lookup = step.lookup()
+    other = float(len(step.categories))
+    nan = float("nan")
+    return np.fromiter(
+        (
+            nan
+            if v is None or v is pd.NA or (isinstance(v, float) and v != v)
+            else lookup.get(v if isinstance(v, str) else str(v), other)
+            for v in values
+        ),
+        dtype="float64",
+        count=len(values),
+    )
+
+
 def _category_codes(step: ColumnStep, s: pd.Series) -> np.ndarray:
     """Codes of the training categories; other known values share the last code; missing NaN."""
     import numpy as np
@@ -243,18 +293,7 @@ def _category_codes(step: ColumnStep, s: pd.Series) -> np.ndarray:
 
     other = float(len(step.categories))
     if len(s) <= _SMALL:
-        lookup = step.lookup()
-        nan = float("nan")
-        return np.fromiter(
-            (
-                nan
-                if v is None or v is pd.NA or (isinstance(v, float) and v != v)
-                else lookup.get(v if isinstance(v, str) else str(v), other)
-                for v in s.tolist()
-            ),
-            dtype="float64",
-            count=len(s),
-        )
+        return _codes_of_values(step, s.tolist())
     present = s.notna().to_numpy()
     text = s.astype("string").astype(object)
     known = text.isin(step.categories).to_numpy()

@@ -11,6 +11,7 @@ from sqlalchemy import (
     JSON,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     MetaData,
@@ -154,4 +155,52 @@ model_aliases = Table(
         nullable=False,
         index=True,
     ),
+)
+
+# --- serving ----------------------------------------------------------------------------------
+
+endpoints = Table(
+    "endpoints",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("log_sampling", Float, nullable=False, default=0.0),  # request-response logging rate
+    Column("revision", Integer, nullable=False, default=1),  # bumped on every change
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+deployed_models = Table(
+    "deployed_models",
+    metadata,
+    Column("id", Integer, primary_key=True),  # the deployed model id
+    Column(
+        "endpoint_id", ForeignKey("endpoints.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    # The version is resolved when deploying; the model folder stays pinned by its tree key.
+    Column("model_name", String(128), nullable=False),
+    Column("model_version", Integer, nullable=False),
+    Column("tree_key", String(64), nullable=False),
+    Column("traffic_percent", Integer, nullable=False),
+    Column("max_batch_size", Integer, nullable=False),
+    Column("max_wait_ms", Float, nullable=False),
+    # Counters the servers add their deltas to.
+    Column("request_count", Integer, nullable=False, default=0),
+    Column("error_count", Integer, nullable=False, default=0),
+    Column("row_count", Integer, nullable=False, default=0),
+    Column("latency_ms_sum", Float, nullable=False, default=0.0),
+    Column("latency_buckets", JSON, nullable=False, default=list),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 of the secret
+    Column("prefix", String(16), nullable=False),  # shown in listings
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
 )

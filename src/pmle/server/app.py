@@ -1,0 +1,635 @@
+"""The ASGI application: plain ASGI routing, orjson bodies, no per-request models.
+
+Routes (see `GET /openapi.json`):
+
+- Vertex AI: `POST /v1/projects/{p}/locations/{l}/endpoints/{e}:predict | :rawPredict`
+  (`:explain` answers 501 until explanations land with monitoring); management of endpoints
+  under the same prefix (create, get, list, patch the split, deployModel, undeployModel, delete).
+- KServe V1: `POST /v1/models/{endpoint}:predict`.
+- Open Inference Protocol V2: `/v2`, `/v2/health/{live,ready}`, `/v2/models/{endpoint}
+  [/versions/{deployed model id}][/ready | /infer]`.
+- `/metrics` (Prometheus), `/health`, `/openapi.json`.
+
+Mutating routes need a bearer token (`pmle tokens create`); prediction needs one too when the
+server runs with `require_token=True`. Bodies above `max_body_bytes` get 413.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from pmle.errors import InvalidInput, PmleError
+
+if TYPE_CHECKING:
+    from pmle.server.state import LiveDeployment, ServerState
+    from pmle.workspace import Workspace
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+log = logging.getLogger("pmle.server")
+
+#: Vertex AI's online prediction request limit.
+DEFAULT_MAX_BODY = 1_572_864
+
+_VERTEX = re.compile(r"^/v1/projects/([^/]+)/locations/([^/]+)/endpoints/([^/:]+):([A-Za-z]+)$")
+_VERTEX_ONE = re.compile(r"^/v1/projects/([^/]+)/locations/([^/]+)/endpoints/([^/:]+)$")
+_VERTEX_ALL = re.compile(r"^/v1/projects/([^/]+)/locations/([^/]+)/endpoints$")
+_V1 = re.compile(r"^/v1/models/([^/:]+):([A-Za-z]+)$")
+_V2_MODEL = re.compile(r"^/v2/models/([^/]+)(?:/versions/([^/]+))?(/ready|/infer)?$")
+
+_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    409: "ALREADY_EXISTS",
+    413: "INVALID_ARGUMENT",
+    500: "INTERNAL",
+    501: "UNIMPLEMENTED",
+    503: "UNAVAILABLE",
+}
+
+
+class HttpError(Exception):
+    """An error answered with a status and a message."""
+
+    def __init__(self, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or []
+
+
+class Request:
+    """The parts of an HTTP request the handlers use."""
+
+    __slots__ = ("body", "headers", "method", "path", "query")
+
+    def __init__(self, scope: Scope, body: bytes) -> None:
+        self.method: str = scope["method"]
+        self.path: str = scope["path"]
+        self.query: bytes = scope.get("query_string", b"")
+        self.headers: dict[bytes, bytes] = dict(scope.get("headers") or [])
+        self.body = body
+
+    def json(self) -> Any:
+        import orjson
+
+        if not self.body:
+            raise InvalidInput("the request body is empty", hint="send a JSON object")
+        try:
+            return orjson.loads(self.body)
+        except orjson.JSONDecodeError as exc:
+            raise InvalidInput(f"malformed JSON: {exc}")
+
+
+def _json_bytes(data: Any) -> bytes:
+    import orjson
+
+    return orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+
+
+class PmleApp:
+    """One ASGI app serving every endpoint of a workspace."""
+
+    def __init__(
+        self,
+        ws: Workspace,
+        *,
+        require_token: bool = False,
+        max_body_bytes: int = DEFAULT_MAX_BODY,
+        poll_s: float = 1.0,
+    ) -> None:
+        from pmle.server.metrics import Metrics
+        from pmle.server.state import ServerState
+        from pmle.serving.request_log import RequestLogger
+
+        self.ws = ws
+        self.require_token = require_token
+        self.max_body_bytes = max_body_bytes
+        self.metrics = Metrics()
+        self.state: ServerState = ServerState(
+            ws, self.metrics, RequestLogger(ws.prediction_log_dir), poll_s=poll_s
+        )
+        self._started = False
+        self._start_lock: asyncio.Lock | None = None
+
+    # -- ASGI -------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        if not self._started:
+            await self._ensure_started()
+        vertex = scope["path"].startswith("/v1/projects/")
+        try:
+            body = await self._read_body(scope, receive)
+            status, payload, headers = await self._dispatch(Request(scope, body))
+        except HttpError as exc:
+            status, payload, headers = (
+                exc.status,
+                self._error(exc.status, exc.message, vertex),
+                exc.headers,
+            )
+        except PmleError as exc:
+            status, payload, headers = exc.status, self._error(exc.status, str(exc), vertex), []
+        except Exception as exc:  # never let one request take the server down
+            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            status = 500
+            payload = self._error(500, f"internal error: {exc.__class__.__name__}: {exc}", vertex)
+            headers = []
+        await self._send(send, status, payload, headers)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self._ensure_started()
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.state.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _ensure_started(self) -> None:
+        if self._start_lock is None:
+            self._start_lock = asyncio.Lock()
+        async with self._start_lock:
+            if not self._started:
+                await self.state.start()
+                self._started = True
+
+    async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
+        limit = self.max_body_bytes
+        for key, value in scope.get("headers") or []:
+            if key == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    raise HttpError(400, "invalid Content-Length")
+                if declared > limit:
+                    raise HttpError(413, f"request body over {limit} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            if chunk:
+                size += len(chunk)
+                if size > limit:
+                    raise HttpError(413, f"request body over {limit} bytes")
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    @staticmethod
+    async def _send(
+        send: Send, status: int, payload: Any, headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        if isinstance(payload, str):
+            body, ctype = payload.encode(), b"text/plain; version=0.0.4; charset=utf-8"
+        else:
+            body, ctype = _json_bytes(payload), b"application/json"
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", ctype),
+                    (b"content-length", str(len(body)).encode()),
+                    *headers,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    @staticmethod
+    def _error(status: int, message: str, vertex: bool) -> dict[str, Any]:
+        if vertex:
+            return {
+                "error": {
+                    "code": status,
+                    "message": message,
+                    "status": _STATUS.get(status, "UNKNOWN"),
+                }
+            }
+        return {"error": message}
+
+    # -- routing ----------------------------------------------------------------------------
+
+    async def _dispatch(self, req: Request) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
+        path, method = req.path, req.method
+        static = _STATIC.get(path)
+        if static is not None:
+            _allow(method, "GET")
+            return await static(self, req)
+        if m := _VERTEX.match(path):
+            project, location, endpoint, verb = m.groups()
+            _allow(method, "POST")
+            if verb in {"predict", "rawPredict"}:
+                return await self._vertex_predict(
+                    req, project, location, endpoint, verb == "rawPredict"
+                )
+            if verb == "explain":
+                raise HttpError(
+                    501, "explanations are not available yet: they come with model monitoring"
+                )
+            if verb in {"deployModel", "undeployModel"}:
+                self._authorize(req)
+                return await self._manage_deploy(req, endpoint, verb)
+            raise HttpError(404, f"unknown method :{verb}")
+        if m := _VERTEX_ONE.match(path):
+            return await self._manage_one(req, m.group(3))
+        if _VERTEX_ALL.match(path):
+            return await self._manage_all(req)
+        if m := _V1.match(path):
+            endpoint, verb = m.groups()
+            _allow(method, "POST")
+            if verb == "predict":
+                return await self._v1_predict(req, endpoint)
+            if verb == "explain":
+                raise HttpError(
+                    501, "explanations are not available yet: they come with model monitoring"
+                )
+            raise HttpError(404, f"unknown method :{verb}")
+        if m := _V2_MODEL.match(path):
+            endpoint, version, action = m.groups()
+            if action == "/infer":
+                _allow(method, "POST")
+                return await self._v2_infer(req, endpoint, version)
+            _allow(method, "GET")
+            return self._v2_model(endpoint, version, action == "/ready")
+        raise HttpError(404, f"no route for {path}")
+
+    # -- auth -------------------------------------------------------------------------------
+
+    def _authorize(self, req: Request) -> None:
+        header = req.headers.get(b"authorization", b"")
+        scheme, _, token = header.partition(b" ")
+        challenge = [(b"www-authenticate", b'Bearer realm="pmle"')]
+        if scheme.lower() != b"bearer" or not token:
+            raise HttpError(401, "this route needs a bearer token (pmle tokens create)", challenge)
+        if hashlib.sha256(token.strip()).hexdigest() not in self.state.token_hashes:
+            raise HttpError(401, "invalid or revoked token", challenge)
+
+    # -- prediction -------------------------------------------------------------------------
+
+    async def _predict(
+        self, req: Request, endpoint: str, version: str | None, protocol: str, parse: Any
+    ) -> tuple[LiveDeployment, Any, Any, int]:
+        """Pick a deployment, parse with `parse(deployment.model)`, predict; counts and logs."""
+        if self.require_token:
+            self._authorize(req)
+        t0 = time.perf_counter()
+        live = self.state.endpoint(endpoint)
+        dep = live.get(version) if version is not None else live.pick(self.state.rng)
+        rows = 0
+        status = 200
+        try:
+            cols, extra = parse(dep.model)
+            rows = cols.n
+            pred = await dep.batcher.predict(cols)
+            return dep, pred, extra, rows
+        except PmleError as exc:
+            status = exc.status
+            raise
+        except Exception as exc:
+            status = 500
+            raise HttpError(500, f"the model failed: {exc.__class__.__name__}: {exc}")
+        finally:
+            self.metrics.request(
+                endpoint=endpoint,
+                deployed=dep.info.id,
+                protocol=protocol,
+                code=status,
+                seconds=time.perf_counter() - t0,
+                rows=rows,
+            )
+
+    def _log(
+        self, dep: LiveDeployment, instances: list[Any], predictions: list[Any], t0: float
+    ) -> None:
+        endpoint = self.state.endpoints.get(dep.info.endpoint)
+        if endpoint is None or not self.state.logger.sampled(endpoint.info.log_sampling):
+            return
+        self.state.logger.add(
+            endpoint=dep.info.endpoint,
+            deployed_model_id=dep.info.id,
+            model=dep.info.model,
+            request_id=uuid.uuid4().hex,
+            instances=instances,
+            predictions=predictions,
+            latency_ms=(time.perf_counter() - t0) * 1000.0,
+        )
+
+    async def _vertex_predict(
+        self, req: Request, project: str, location: str, endpoint: str, raw: bool
+    ) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
+        from pmle.server.protocols import instances_of, vertex_predictions
+
+        t0 = time.perf_counter()
+        body = req.json()
+        if raw and isinstance(body, list):
+            body = {"instances": body}
+        instances = instances_of(body)
+        dep, pred, _, _ = await self._predict(
+            req, endpoint, None, "vertex", lambda m: (m.columns_from_instances(instances), None)
+        )
+        predictions = vertex_predictions(dep.model, pred)
+        self._log(dep, instances, predictions, t0)
+        headers = [
+            (b"x-vertex-ai-endpoint-id", endpoint.encode()),
+            (b"x-vertex-ai-deployed-model-id", dep.info.id.encode()),
+        ]
+        if raw:
+            return 200, {"predictions": predictions}, headers
+        return (
+            200,
+            {
+                "predictions": predictions,
+                "deployedModelId": dep.info.id,
+                "model": f"projects/{project}/locations/{location}/models/{dep.info.model_name}",
+                "modelDisplayName": dep.info.model_name,
+                "modelVersionId": str(dep.info.model_version),
+            },
+            headers,
+        )
+
+    async def _v1_predict(
+        self, req: Request, endpoint: str
+    ) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
+        from pmle.server.protocols import instances_of, v1_predictions
+
+        t0 = time.perf_counter()
+        instances = instances_of(req.json())
+        dep, pred, _, _ = await self._predict(
+            req, endpoint, None, "v1", lambda m: (m.columns_from_instances(instances), None)
+        )
+        predictions = v1_predictions(pred)
+        self._log(dep, instances, predictions, t0)
+        return 200, {"predictions": predictions}, []
+
+    async def _v2_infer(
+        self, req: Request, endpoint: str, version: str | None
+    ) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
+        from pmle.server.protocols import v2_columns, v2_outputs
+
+        t0 = time.perf_counter()
+        body, binary = self._v2_body(req)
+
+        def parse(model: Any) -> tuple[Any, Any]:
+            raw, n, wanted = v2_columns(body, model, binary)
+            return model.columns_from_raw(raw, n), (raw, n, wanted)
+
+        dep, pred, extra, _ = await self._predict(req, endpoint, version, "v2", parse)
+        raw, n, wanted = extra
+        outputs = v2_outputs(dep.model, pred, wanted)
+        if self.state.logger.sampled(self.state.endpoint(endpoint).info.log_sampling):
+            instances = [{c: raw[c][i] for c in dep.model.input_names} for i in range(n)]
+            self._log(dep, instances, outputs[0]["data"], t0)
+        response: dict[str, Any] = {
+            "model_name": endpoint,
+            "model_version": dep.info.id,
+            "id": body.get("id") if isinstance(body.get("id"), str) else uuid.uuid4().hex,
+            "outputs": outputs,
+        }
+        return 200, response, []
+
+    def _v2_body(self, req: Request) -> tuple[Mapping[str, Any], bytes]:
+        import orjson
+
+        header = req.headers.get(b"inference-header-content-length")
+        if header is None:
+            body = req.json()
+            if not isinstance(body, Mapping):
+                raise InvalidInput("a V2 inference request is a JSON object")
+            return body, b""
+        try:
+            size = int(header)
+        except ValueError:
+            raise InvalidInput("invalid Inference-Header-Content-Length")
+        if not 0 < size <= len(req.body):
+            raise InvalidInput("Inference-Header-Content-Length exceeds the body")
+        try:
+            body = orjson.loads(req.body[:size])
+        except orjson.JSONDecodeError as exc:
+            raise InvalidInput(f"malformed JSON header: {exc}")
+        if not isinstance(body, Mapping):
+            raise InvalidInput("a V2 inference request is a JSON object")
+        return body, req.body[size:]
+
+    def _v2_model(
+        self, endpoint: str, version: str | None, ready: bool
+    ) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
+        from pmle.server.protocols import v2_model_metadata
+
+        live = self.state.endpoint(endpoint)
+        dep = live.get(version) if version is not None else live.default()
+        if ready:
+            return 200, {"name": endpoint, "ready": True}, []
+        versions = [version] if version is not None else sorted(live.deployments)
+        return 200, v2_model_metadata(endpoint, versions, dep.model), []
+
+    # -- management -------------------------------------------------------------------------
+
+    async def _blocking(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run a metadata-store call off the event loop, then pick up the change."""
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(None, lambda: fn(*args, **kwargs))
+        await loop.run_in_executor(None, self.state.refresh)
+        return result
+
+    async def _manage_all(self, req: Request) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
+        if req.method == "GET":
+            items = await asyncio.get_running_loop().run_in_executor(None, self.ws.endpoints.list)
+            return 200, {"endpoints": [e.to_dict() for e in items]}, []
+        _allow(req.method, "GET", "POST")
+        self._authorize(req)
+        body = _object(req.json())
+        name = body.get("name") or body.get("displayName")
+        if not isinstance(name, str):
+            raise InvalidInput("'name' is required", hint='send {"name": "churn"}')
+        description = body.get("description", "")
+        if not isinstance(description, str):
+            raise InvalidInput("'description' must be a string")
+        info = await self._blocking(
+            self.ws.endpoints.create,
+            name,
+            description=description,
+            log_sampling=_sampling(body),
+        )
+        return 200, info.to_dict(), []
+
+    async def _manage_one(
+        self, req: Request, name: str
+    ) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
+        loop = asyncio.get_running_loop()
+        if req.method == "GET":
+            info = await loop.run_in_executor(None, self.ws.endpoints.get, name)
+            return 200, info.to_dict(), []
+        _allow(req.method, "GET", "PATCH", "DELETE")
+        self._authorize(req)
+        if req.method == "DELETE":
+            force = b"force=true" in req.query
+            await self._blocking(self.ws.endpoints.delete, name, force=force)
+            return 200, {}, []
+        body = _object(req.json())
+        split = body.get("trafficSplit")
+        if split is not None:
+            if not isinstance(split, Mapping):
+                raise InvalidInput("'trafficSplit' must be an object of id → percent")
+            await self._blocking(self.ws.endpoints.set_traffic_split, name, dict(split))
+        description = body.get("description")
+        if description is not None and not isinstance(description, str):
+            raise InvalidInput("'description' must be a string")
+        rate = _sampling(body) if "requestResponseLogging" in body else None
+        info = await self._blocking(
+            self.ws.endpoints.update, name, description=description, log_sampling=rate
+        )
+        return 200, info.to_dict(), []
+
+    async def _manage_deploy(
+        self, req: Request, name: str, verb: str
+    ) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
+        body = _object(req.json())
+        if verb == "undeployModel":
+            dm_id = body.get("deployedModelId")
+            if (
+                not isinstance(dm_id, str | int)
+                or isinstance(dm_id, bool)
+                or not str(dm_id).isdigit()
+            ):
+                raise InvalidInput("'deployedModelId' is required")
+            await self._blocking(self.ws.endpoints.undeploy, name, str(dm_id))
+            return 200, {}, []
+        spec = _object(body.get("deployedModel"), "'deployedModel'")
+        model = spec.get("model")
+        if not isinstance(model, str):
+            raise InvalidInput("'deployedModel.model' is required", hint='e.g. "churn@champion"')
+        split = body.get("trafficSplit")
+        if split is not None and not isinstance(split, Mapping):
+            raise InvalidInput("'trafficSplit' must be an object of id → percent")
+        kwargs: dict[str, Any] = {}
+        for key, arg in (("maxBatchSize", "max_batch_size"), ("maxWaitMs", "max_wait_ms")):
+            if key in spec:
+                kwargs[arg] = spec[key]
+        deployed = await self._blocking(
+            self.ws.endpoints.deploy,
+            name,
+            model,
+            traffic_percent=body.get("trafficPercent"),
+            traffic_split=dict(split) if split is not None else None,
+            **kwargs,
+        )
+        return 200, {"deployedModel": deployed.to_dict()}, []
+
+    # -- static routes ----------------------------------------------------------------------
+
+    async def _health(self, req: Request) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
+        return (200 if self.state.ready else 503), {"ready": self.state.ready}, []
+
+    async def _live(self, req: Request) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
+        return 200, {"live": True}, []
+
+    async def _server_metadata(self, req: Request) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
+        from pmle import __version__
+
+        return (
+            200,
+            {"name": "pmle", "version": __version__, "extensions": ["binary_tensor_data"]},
+            [],
+        )
+
+    async def _metrics(self, req: Request) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
+        return 200, self.metrics.exposition(), []
+
+    async def _openapi(self, req: Request) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
+        from pmle.server.openapi import document
+
+        return 200, document(), []
+
+
+_STATIC: dict[
+    str, Callable[[PmleApp, Request], Awaitable[tuple[int, Any, list[tuple[bytes, bytes]]]]]
+] = {
+    "/health": PmleApp._health,
+    "/v2/health/ready": PmleApp._health,
+    "/v2/health/live": PmleApp._live,
+    "/v2": PmleApp._server_metadata,
+    "/metrics": PmleApp._metrics,
+    "/openapi.json": PmleApp._openapi,
+}
+
+
+def _allow(method: str, *allowed: str) -> None:
+    if method not in allowed:
+        raise HttpError(
+            405, f"method {method} not allowed here", [(b"allow", ", ".join(allowed).encode())]
+        )
+
+
+def _object(value: Any, what: str = "the request body") -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InvalidInput(f"{what} must be a JSON object")
+    return value
+
+
+def _sampling(body: Mapping[str, Any]) -> float:
+    logging_ = body.get("requestResponseLogging")
+    if logging_ is None:
+        return 0.0
+    rate = _object(logging_, "'requestResponseLogging'").get("samplingRate", 0.0)
+    if isinstance(rate, bool) or not isinstance(rate, int | float):
+        raise InvalidInput("'requestResponseLogging.samplingRate' must be a number in [0, 1]")
+    return float(rate)
+
+
+def create_app(
+    workspace: str | None = None,
+    *,
+    require_token: bool = False,
+    max_body_bytes: int = DEFAULT_MAX_BODY,
+    poll_s: float = 1.0,
+) -> PmleApp:
+    """The ASGI app for a workspace (found like the CLI finds it when `workspace` is None)."""
+    from pmle.workspace import open_workspace
+
+    if max_body_bytes <= 0:
+        raise InvalidInput("the body size limit must be positive")
+    ws = open_workspace(workspace)
+    ws.engine  # noqa: B018 - migrate now, not on the first request
+    return PmleApp(ws, require_token=require_token, max_body_bytes=max_body_bytes, poll_s=poll_s)
+
+
+def app_from_env() -> PmleApp:
+    """The app factory uvicorn's worker processes call (settings travel as PMLE_SERVE_*)."""
+    import os
+
+    return create_app(
+        os.environ.get("PMLE_WORKSPACE"),
+        require_token=os.environ.get("PMLE_SERVE_REQUIRE_TOKEN", "") == "1",
+        max_body_bytes=int(os.environ.get("PMLE_SERVE_MAX_BODY", DEFAULT_MAX_BODY)),
+    )
+
+
+__all__ = ["DEFAULT_MAX_BODY", "PmleApp", "app_from_env", "create_app"]

@@ -1,0 +1,235 @@
+"""What a server process holds: the loaded deployed models of every endpoint, the tokens,
+and the background work (polling for deployment changes, flushing logs and counters).
+
+Deployments change in the metadata store (from the CLI, the Python API or this server's
+management routes); every server polls the endpoints' revisions once per `poll_s` and loads
+or drops models to match, so a split change or a new deployment needs no restart. A model
+folder is loaded once per server even when deployed on several endpoints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import threading
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pmle.errors import NotFound
+
+if TYPE_CHECKING:
+    from pmle.server.metrics import Metrics
+    from pmle.serving.batcher import Batcher
+    from pmle.serving.endpoints import DeployedModel, EndpointInfo
+    from pmle.serving.request_log import RequestLogger
+    from pmle.serving.runtime import ServedModel
+    from pmle.workspace import Workspace
+
+log = logging.getLogger("pmle.server")
+
+
+@dataclass
+class LiveDeployment:
+    """A deployed model loaded in this process."""
+
+    info: DeployedModel
+    model: ServedModel
+    batcher: Batcher
+
+
+@dataclass
+class LiveEndpoint:
+    """An endpoint as this process serves it: deployments and the cumulative split."""
+
+    info: EndpointInfo
+    deployments: dict[str, LiveDeployment]
+    _ids: list[str] = field(default_factory=list)
+    _cumulative: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        acc = 0
+        for dm_id, pct in self.info.traffic_split.items():
+            if pct > 0 and dm_id in self.deployments:
+                acc += pct
+                self._ids.append(dm_id)
+                self._cumulative.append(acc)
+
+    def pick(self, rng: random.Random) -> LiveDeployment:
+        """A deployment drawn by the traffic split."""
+        if not self._ids:
+            raise NotFound(
+                f"endpoint {self.info.name!r} has no model receiving traffic",
+                hint="deploy a model: pmle endpoints deploy",
+            )
+        i = bisect_right(self._cumulative, rng.random() * self._cumulative[-1])
+        return self.deployments[self._ids[min(i, len(self._ids) - 1)]]
+
+    def get(self, deployed_model_id: str) -> LiveDeployment:
+        """A deployment by id (KServe `versions/{v}`)."""
+        found = self.deployments.get(deployed_model_id)
+        if found is None:
+            raise NotFound(
+                f"endpoint {self.info.name!r} has no deployed model {deployed_model_id!r}",
+                hint=f"versions: {', '.join(self.deployments) or 'none'}",
+            )
+        return found
+
+    def default(self) -> LiveDeployment:
+        """The deployment with the largest traffic share (whose metadata V2 shows)."""
+        if not self.deployments:
+            raise NotFound(f"endpoint {self.info.name!r} has no deployed model")
+        split = self.info.traffic_split
+        best = max(self.deployments, key=lambda d: (split.get(d, 0), d))
+        return self.deployments[best]
+
+
+class ServerState:
+    """Endpoints, models and tokens of one server process."""
+
+    def __init__(
+        self,
+        ws: Workspace,
+        metrics: Metrics,
+        logger: RequestLogger,
+        *,
+        poll_s: float = 1.0,
+    ) -> None:
+        self.ws = ws
+        self.metrics = metrics
+        self.logger = logger
+        self.poll_s = poll_s
+        self.endpoints: dict[str, LiveEndpoint] = {}
+        self.token_hashes: frozenset[str] = frozenset()
+        self.ready = False
+        self.rng = random.Random()
+        self._revisions: dict[str, int] = {}
+        self._models: dict[str, ServedModel] = {}  # tree key → model
+        self._batchers: dict[str, Batcher] = {}  # deployed model id → batcher
+        self._lock = threading.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._dropped: list[Batcher] = []
+
+    def endpoint(self, name: str) -> LiveEndpoint:
+        """A served endpoint; NotFound otherwise."""
+        found = self.endpoints.get(name)
+        if found is None:
+            raise NotFound(f"no endpoint named {name!r}", hint="see `pmle endpoints list`")
+        return found
+
+    # -- syncing with the metadata store ----------------------------------------------------
+
+    def refresh(self, force: bool = False) -> bool:
+        """Load what changed since the last call; whether anything did. Blocking."""
+        with self._lock:
+            self.token_hashes = self.ws.tokens.active_hashes()
+            revisions = self.ws.endpoints.revisions()
+            if revisions == self._revisions and not force:
+                return False
+            endpoints: dict[str, LiveEndpoint] = {}
+            keep_models: dict[str, ServedModel] = {}
+            keep_batchers: dict[str, Batcher] = {}
+            for name in revisions:
+                try:
+                    info = self.ws.endpoints.get(name)
+                except NotFound:
+                    continue  # deleted meanwhile
+                live: dict[str, LiveDeployment] = {}
+                for d in info.deployed_models:
+                    try:
+                        model = (
+                            keep_models.get(d.tree_key)
+                            or self._models.get(d.tree_key)
+                            or self._load(d)
+                        )
+                    except Exception as exc:
+                        log.error("cannot load %s on endpoint %s: %s", d.model, name, exc)
+                        continue
+                    keep_models[d.tree_key] = model
+                    batcher = self._batcher_for(d, model)
+                    keep_batchers[d.id] = batcher
+                    live[d.id] = LiveDeployment(d, model, batcher)
+                endpoints[name] = LiveEndpoint(info, live)
+            dropped = [b for k, b in self._batchers.items() if k not in keep_batchers]
+            self.endpoints = endpoints
+            self._models = keep_models
+            self._batchers = keep_batchers
+            self._revisions = revisions
+            self._dropped = dropped
+            self.ready = True
+            return True
+
+    def _load(self, d: DeployedModel) -> ServedModel:
+        from pmle.serving.runtime import load_served
+
+        return load_served(self.ws.artifacts.materialize_tree(d.tree_key))
+
+    def _batcher_for(self, d: DeployedModel, model: ServedModel) -> Batcher:
+        from pmle.serving.batcher import Batcher
+
+        old = self._batchers.get(d.id)
+        if (
+            old is not None
+            and old.max_batch_size == d.max_batch_size
+            and old.max_wait_s == d.max_wait_ms / 1000.0
+        ):
+            return old
+        batcher = Batcher(model.predict, max_batch_size=d.max_batch_size, max_wait_ms=d.max_wait_ms)
+        endpoint, dm_id = d.endpoint, d.id
+        batcher.on_batch = lambda reqs, rows: self.metrics.batch(
+            endpoint=endpoint, deployed=dm_id, requests=reqs, rows=rows
+        )
+        return batcher
+
+    # -- background work --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Load everything, then poll in the background."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.refresh, True)
+        self._task = loop.create_task(self._poll())
+
+    async def _poll(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.poll_s)
+            try:
+                changed = await loop.run_in_executor(None, self.refresh)
+                if changed:
+                    for b in self._dropped:
+                        await b.close()
+                    self._dropped = []
+                # Counters are taken on the loop thread, which is the only one updating them.
+                pending = self.metrics.take_pending()
+                await loop.run_in_executor(None, self.flush, pending)
+            except Exception as exc:  # the store may be briefly busy; keep serving
+                log.warning("background sync failed: %s", exc)
+
+    def flush(self, pending: dict[str, dict[str, Any]]) -> None:
+        """Write due request logs and add counters to the metadata store."""
+        if self.logger.due():
+            self.logger.flush()
+        if pending:
+            self.ws.endpoints.add_stats(pending)
+
+    async def stop(self) -> None:
+        """Stop polling, flush what is buffered, stop the batchers."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        try:
+            self.logger.flush()
+            pending = self.metrics.take_pending()
+            if pending:
+                self.ws.endpoints.add_stats(pending)
+        except Exception as exc:
+            log.warning("final flush failed: %s", exc)
+        for b in self._batchers.values():
+            await b.close()
+
+    def deployments_info(self) -> dict[str, Any]:
+        """A summary for the server metadata route."""
+        return {name: sorted(e.deployments) for name, e in self.endpoints.items()}

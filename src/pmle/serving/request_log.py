@@ -1,0 +1,139 @@
+"""Request–response logging: sampled predictions appended as Parquet files.
+
+Servers never hold the DuckDB warehouse open; they buffer logged rows and write a Parquet file
+per flush (to a temp name, then renamed), so a server killed mid-write leaves every finished
+file readable and no partial one visible. The warehouse reads them all as the view
+`prediction_log`: time, endpoint, deployed model, model, request id, instance, prediction
+(both JSON text) and latency.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+VIEW = "prediction_log"
+FLUSH_ROWS = 2000
+FLUSH_SECONDS = 1.0
+
+
+def log_view(directory: Path) -> list[tuple[str, str]]:
+    """The warehouse view over the log files, when there are any."""
+    if not directory.is_dir() or not any(directory.glob("*/*.parquet")):
+        return []
+    return [(VIEW, str(directory / "*" / "*.parquet"))]
+
+
+class RequestLogger:
+    """Buffers sampled request–response rows and appends them as Parquet files."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        flush_rows: int = FLUSH_ROWS,
+        flush_seconds: float = FLUSH_SECONDS,
+    ) -> None:
+        self.directory = directory
+        self.flush_rows = flush_rows
+        self.flush_seconds = flush_seconds
+        self._rows: list[tuple[Any, ...]] = []
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._last_flush = time.monotonic()
+        self._random = random.Random()
+
+    def sampled(self, rate: float) -> bool:
+        """Whether to log this request at a sampling rate in [0, 1]."""
+        return rate >= 1.0 or (rate > 0.0 and self._random.random() < rate)
+
+    def add(
+        self,
+        *,
+        endpoint: str,
+        deployed_model_id: str,
+        model: str,
+        request_id: str,
+        instances: list[Any],
+        predictions: list[Any],
+        latency_ms: float,
+    ) -> None:
+        """Buffer one request's rows (one per instance)."""
+        import orjson
+
+        now = time.time()
+        rows = [
+            (
+                now,
+                endpoint,
+                deployed_model_id,
+                model,
+                request_id,
+                orjson.dumps(inst, option=orjson.OPT_SERIALIZE_NUMPY).decode(),
+                orjson.dumps(pred, option=orjson.OPT_SERIALIZE_NUMPY).decode(),
+                latency_ms,
+            )
+            for inst, pred in zip(instances, predictions, strict=False)
+        ]
+        with self._lock:
+            self._rows.extend(rows)
+
+    def due(self) -> bool:
+        """Whether a flush is due (enough rows, or rows waiting long enough)."""
+        with self._lock:
+            if not self._rows:
+                return False
+            return (
+                len(self._rows) >= self.flush_rows
+                or time.monotonic() - self._last_flush >= self.flush_seconds
+            )
+
+    def flush(self) -> Path | None:
+        """Write the buffered rows as Parquet files (one per endpoint); the last path written."""
+        with self._lock:
+            rows, self._rows = self._rows, []
+            self._last_flush = time.monotonic()
+        if not rows:
+            return None
+        by_endpoint: dict[str, list[tuple[Any, ...]]] = {}
+        for r in rows:
+            by_endpoint.setdefault(r[1], []).append(r)
+        last = None
+        for endpoint, part in by_endpoint.items():
+            last = self._write(endpoint, part)
+        return last
+
+    def _write(self, endpoint: str, rows: list[tuple[Any, ...]]) -> Path:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        cols = list(zip(*rows, strict=True))
+        table = pa.table(
+            {
+                "time": pa.array(
+                    [int(t * 1_000_000) for t in cols[0]], pa.timestamp("us", tz="UTC")
+                ),
+                "endpoint": pa.array(cols[1], pa.string()),
+                "deployed_model_id": pa.array(cols[2], pa.string()),
+                "model": pa.array(cols[3], pa.string()),
+                "request_id": pa.array(cols[4], pa.string()),
+                "instance": pa.array(cols[5], pa.string()),
+                "prediction": pa.array(cols[6], pa.string()),
+                "latency_ms": pa.array(cols[7], pa.float64()),
+            }
+        )
+        folder = self.directory / endpoint
+        folder.mkdir(parents=True, exist_ok=True)
+        self._seq += 1
+        name = f"part-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{os.getpid()}-{self._seq:06d}"
+        final = folder / f"{name}.parquet"
+        tmp = folder / f".{name}.parquet.tmp"
+        pq.write_table(table, tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+        return final

@@ -1,0 +1,271 @@
+"""The prediction hot path: JSON instances → checked columns → the native predictor.
+
+No DataFrame is built per request for the models AutoML and LightGBM produce: instances are
+checked against the signature column by column, numeric columns become float arrays,
+categorical ones codes of the training categories, and the LightGBM booster (or the ensemble's
+transform and members) is called directly, single-threaded for small batches. Other flavors
+go through :class:`pmle.models.format.LoadedModel` with a DataFrame. Both give exactly the
+predictions `LoadedModel.predict` gives.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pmle.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from pmle.models.format import LoadedModel
+    from pmle.models.signature import ColumnSpec
+
+_NUMERIC = {"integer", "float", "boolean"}
+
+
+@dataclass
+class Columns:
+    """Checked input columns: float arrays for numeric columns, value lists for the others."""
+
+    data: dict[str, Any]
+    n: int
+
+    @staticmethod
+    def concat(parts: Sequence[Columns]) -> Columns:
+        """Several requests' columns as one batch."""
+        import numpy as np
+
+        if len(parts) == 1:
+            return parts[0]
+        data: dict[str, Any] = {}
+        for name, first in parts[0].data.items():
+            if isinstance(first, list):
+                data[name] = [v for p in parts for v in p.data[name]]
+            else:
+                data[name] = np.concatenate([p.data[name] for p in parts])
+        return Columns(data, sum(p.n for p in parts))
+
+
+@dataclass
+class Prediction:
+    """What a model returns for a batch: labels and class probabilities, or values."""
+
+    values: np.ndarray  # labels (classifiers) or predicted values
+    proba: np.ndarray | None = None  # (rows, classes) for classifiers
+
+    def slice(self, start: int, stop: int) -> Prediction:
+        """Rows start..stop (one request's share of a batch)."""
+        return Prediction(
+            self.values[start:stop], None if self.proba is None else self.proba[start:stop]
+        )
+
+
+def _field_error(spec: ColumnSpec, row: int | None, value: Any, expected: str) -> InvalidInput:
+    where = f"instance {row}: " if row is not None else ""
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return InvalidInput(f"{where}field {spec.name!r} must be {expected}, got {shown}")
+
+
+def _numeric(spec: ColumnSpec, values: list[Any]) -> np.ndarray:
+    import numpy as np
+
+    try:
+        out = np.array(values, dtype="float64")
+        if out.ndim == 1:
+            return out
+    except (TypeError, ValueError, OverflowError):
+        pass
+    for i, v in enumerate(values):  # find the culprit for the message
+        if v is None or isinstance(v, bool | int | float):
+            continue
+        if isinstance(v, str):
+            try:
+                float(v)
+                continue
+            except ValueError:
+                pass
+        raise _field_error(spec, i, v, "a number or null")
+    raise _field_error(spec, None, values[:3], "a number or null")
+
+
+def _boolean(spec: ColumnSpec, values: list[Any]) -> np.ndarray:
+    import numpy as np
+
+    out = np.empty(len(values), dtype="float64")
+    for i, v in enumerate(values):
+        if v is None:
+            out[i] = math.nan
+        elif v is True or v is False or (isinstance(v, int | float) and v in (0, 1)):
+            out[i] = float(v)
+        else:
+            raise _field_error(spec, i, v, "true, false or null")
+    return out
+
+
+def _scalars(spec: ColumnSpec, values: list[Any]) -> list[Any]:
+    for i, v in enumerate(values):
+        if isinstance(v, dict | list):
+            raise _field_error(spec, i, v, "a string, number or null")
+        if spec.type == "string" and not (v is None or isinstance(v, str | int | float)):
+            raise _field_error(spec, i, v, "a string or null")
+    return values
+
+
+class ServedModel:
+    """A loaded model version with the conversions of the serving path."""
+
+    def __init__(self, loaded: LoadedModel) -> None:
+        self.loaded = loaded
+        self.signature = loaded.signature
+        self.task = loaded.task
+        self.classes = loaded.classes
+        self.input_names = self.signature.input_names
+        self._path = "generic"
+        self._numeric: set[str] = {c.name for c in self.signature.inputs if c.type in _NUMERIC}
+        native = loaded.native
+        if loaded.flavor == "ensemble":
+            self._path = "ensemble"
+            numeric_steps = {s.column for s in native.transform.steps if s.op == "numeric"}
+            self._numeric &= numeric_steps
+        elif loaded.flavor == "lightgbm":
+            self._path = "lightgbm"
+            self._codes = {
+                c.name: {v: float(i) for i, v in enumerate(c.categories)}
+                for c in self.signature.inputs
+                if c.categories is not None
+            }
+            self._numeric -= set(self._codes)
+        if self.classes:
+            from pmle.models.flavors import labels_array
+
+            self._labels = labels_array(list(self.classes))
+
+    @property
+    def fast(self) -> bool:
+        """Whether predictions skip the DataFrame path."""
+        return self._path != "generic"
+
+    # -- input ------------------------------------------------------------------------------
+
+    def columns_from_instances(self, instances: Any) -> Columns:
+        """Columns from Vertex / KServe V1 instances: a list of objects keyed by column, or of
+        lists in signature order. InvalidInput names the first field that does not fit."""
+        if not isinstance(instances, list) or not instances:
+            raise InvalidInput("'instances' must be a non-empty list")
+        first = instances[0]
+        names = self.input_names
+        raw: dict[str, list[Any]]
+        if isinstance(first, Mapping):
+            raw = {}
+            for name in names:
+                try:
+                    raw[name] = [inst[name] for inst in instances]
+                except KeyError:
+                    row = next(i for i, inst in enumerate(instances) if name not in inst)
+                    raise InvalidInput(
+                        f"instance {row}: missing field {name!r}",
+                        hint=f"each instance needs {', '.join(names)} (null for a missing value)",
+                    )
+                except TypeError:
+                    row = next(
+                        i for i, inst in enumerate(instances) if not isinstance(inst, Mapping)
+                    )
+                    raise InvalidInput(f"instance {row} is not an object like instance 0")
+        elif isinstance(first, list):
+            for i, inst in enumerate(instances):
+                if not isinstance(inst, list) or len(inst) != len(names):
+                    raise InvalidInput(
+                        f"instance {i} must be a list of {len(names)} values",
+                        hint=f"in this order: {', '.join(names)}",
+                    )
+            raw = {name: [inst[j] for inst in instances] for j, name in enumerate(names)}
+        else:
+            raise InvalidInput(
+                "each instance must be an object keyed by column name or a list of values",
+                hint=f"the model takes {', '.join(names)}",
+            )
+        return self.columns_from_raw(raw, len(instances))
+
+    def columns_from_raw(self, raw: Mapping[str, list[Any]], n: int) -> Columns:
+        """Columns from per-column value lists (also the V2 protocol's shape)."""
+        data: dict[str, Any] = {}
+        for spec in self.signature.inputs:
+            values = raw.get(spec.name)
+            if values is None:
+                raise InvalidInput(
+                    f"missing input {spec.name!r}",
+                    hint=f"the model takes {', '.join(self.input_names)}",
+                )
+            if len(values) != n:
+                raise InvalidInput(f"input {spec.name!r} has {len(values)} values, expected {n}")
+            if spec.name in self._numeric:
+                data[spec.name] = (
+                    _boolean(spec, values) if spec.type == "boolean" else _numeric(spec, values)
+                )
+            else:
+                data[spec.name] = _scalars(spec, list(values))
+        return Columns(data, n)
+
+    # -- prediction -------------------------------------------------------------------------
+
+    def predict(self, cols: Columns) -> Prediction:
+        """Predict a batch of checked columns."""
+        import numpy as np
+
+        if self._path == "lightgbm":
+            return self._from_scores(np.asarray(self._booster_scores(cols)))
+        if self._path == "ensemble":
+            model = self.loaded.native
+            x = model.transform.transform_columns(cols.data, cols.n)
+            scores = model.scores(x)
+            if model.task in {"binary", "multiclass"}:
+                from pmle.models.ensemble import link
+
+                proba = link(scores, model.task)
+                return Prediction(self._labels[proba.argmax(axis=1)], proba)
+            if model.target_transform == "log1p":
+                scores = np.expm1(scores)
+            return Prediction(scores)
+        frame = self._frame(cols)
+        if self.task in {"binary", "multiclass"}:
+            proba = np.asarray(self.loaded.predict_proba(frame))
+            return Prediction(self._labels[proba.argmax(axis=1)], proba)
+        return Prediction(np.asarray(self.loaded.predict(frame)))
+
+    def _booster_scores(self, cols: Columns) -> np.ndarray:
+        import numpy as np
+
+        x = np.empty((cols.n, len(self.input_names)), dtype="float64")
+        for j, name in enumerate(self.input_names):
+            codes = self._codes.get(name)
+            if codes is None:
+                x[:, j] = cols.data[name]
+            else:
+                x[:, j] = [codes.get(v, math.nan) for v in cols.data[name]]
+        threads = 1 if cols.n < 500 else 0
+        return self.loaded.native.predict(x, num_threads=threads)
+
+    def _from_scores(self, scores: np.ndarray) -> Prediction:
+        from pmle.models.flavors import proba_from_scores
+
+        if self.task in {"binary", "multiclass"}:
+            proba = proba_from_scores(self.task, scores)
+            return Prediction(self._labels[proba.argmax(axis=1)], proba)
+        return Prediction(scores)
+
+    def _frame(self, cols: Columns) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame({name: cols.data[name] for name in self.input_names})
+
+
+def load_served(path: Any) -> ServedModel:
+    """A model folder ready for serving."""
+    from pmle.models.format import load_model
+
+    return ServedModel(load_model(path))
