@@ -1,10 +1,18 @@
-"""Shared fixtures: a fresh workspace per test, and the churn data shipped with pmle."""
+"""Shared fixtures: a fresh workspace per test, the churn data shipped with pmle, and models
+deployed on endpoints behind a real server on loopback."""
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
 import pmle
@@ -32,3 +40,128 @@ def churn_csv() -> Path:
     from pmle.demo import sample_data_path
 
     return sample_data_path()
+
+
+# --- serving ----------------------------------------------------------------------------------
+
+N_SERVING = 400
+
+
+@pytest.fixture(scope="session")
+def table() -> pd.DataFrame:
+    """A float, an integer, a categorical string and a boolean column, with a few NaNs."""
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=N_SERVING)
+    x[::37] = np.nan
+    return pd.DataFrame(
+        {
+            "x": x,
+            "n": rng.integers(0, 10, size=N_SERVING),
+            "c": rng.choice(["red", "green", "blue"], size=N_SERVING),
+            "b": rng.random(N_SERVING) > 0.5,
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def labels(table: pd.DataFrame) -> pd.Series:
+    """A binary target with string classes."""
+    score = np.nan_to_num(table["x"]) + (table["c"] == "red") - 0.5 * table["b"] + 0.1 * table["n"]
+    return pd.Series(np.where(score > 0.4, "yes", "no"), name="churn")
+
+
+@pytest.fixture(scope="session")
+def values(table: pd.DataFrame) -> pd.Series:
+    """A regression target."""
+    return 2 * np.nan_to_num(table["x"]) + (table["c"] == "blue") + 0.3 * table["n"]
+
+
+def lgbm_classifier(table: pd.DataFrame, labels: pd.Series, seed: int = 0) -> Any:
+    import lightgbm as lgb
+
+    model = lgb.LGBMClassifier(
+        n_estimators=30, num_leaves=7, num_threads=1, verbose=-1, random_state=seed
+    )
+    return model.fit(table.assign(c=table["c"].astype("category")), labels)
+
+
+def ensemble_regressor(table: pd.DataFrame, values: pd.Series) -> Any:
+    """An AutoML-shaped ensemble: a feature transform and two LightGBM members."""
+    import lightgbm as lgb
+
+    from pmle.models.ensemble import EnsembleModel, Member
+    from pmle.models.transforms import FeatureTransform
+
+    kinds = {"x": "numeric", "n": "numeric", "c": "categorical", "b": "boolean"}
+    transform = FeatureTransform.fit(table, kinds)
+    x = transform.transform(table)
+    members = []
+    for leaves, weight in ((7, 0.6), (15, 0.4)):
+        booster = lgb.train(
+            {"objective": "regression", "num_leaves": leaves, "verbose": -1, "num_threads": 1},
+            lgb.Dataset(x, values.to_numpy(), categorical_feature=transform.categorical_features),
+            num_boost_round=30,
+        )
+        members.append(Member("lightgbm", booster, weight, f"lgbm{leaves}"))
+    return EnsembleModel(transform=transform, members=members, task="regression")
+
+
+@pytest.fixture
+def deployed(ws: Workspace, table: pd.DataFrame, labels: pd.Series, values: pd.Series) -> Workspace:
+    """A workspace with endpoint `churn` (a LightGBM classifier) and `value` (an ensemble)."""
+    ws.models.register("churn", lgbm_classifier(table, labels), input_example=table.head())
+    ws.models.register("value", ensemble_regressor(table, values), input_example=table.head())
+    ws.endpoints.create("churn")
+    ws.endpoints.deploy("churn", "churn")
+    ws.endpoints.create("value")
+    ws.endpoints.deploy("value", "value")
+    return ws
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running(app: Any) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on a loopback port in a thread; yields the base URL."""
+    import uvicorn
+
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.fixture
+def server(deployed: Workspace) -> Iterator[str]:
+    """A real server on loopback over the `deployed` workspace (fast polling)."""
+    from pmle.server.app import PmleApp
+
+    with running(PmleApp(deployed, poll_s=0.1)) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def make_classifier() -> Any:
+    """`make_classifier(table, labels, seed)`: a small fitted LightGBM classifier."""
+    return lgbm_classifier
+
+
+@pytest.fixture(scope="session")
+def run_app() -> Any:
+    """`with run_app(asgi_app) as url:` — serve an app on loopback for the block."""
+    return running

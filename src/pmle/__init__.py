@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["Workspace", "__version__", "errors", "init", "open_workspace"]
+__all__ = ["Endpoint", "Workspace", "__version__", "errors", "init", "open_workspace"]
 
 if TYPE_CHECKING:
     from pmle import errors
+    from pmle.serving.client import Endpoint
     from pmle.workspace import Workspace, init, open_workspace
 
 
@@ -22,6 +23,10 @@ def __getattr__(name: str) -> Any:
         from pmle import workspace
 
         return getattr(workspace, name)
+    if name == "Endpoint":
+        from pmle.serving.client import Endpoint
+
+        return Endpoint
     if name == "errors":
         import importlib
 

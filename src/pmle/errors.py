@@ -67,6 +67,20 @@ class StoreUnavailable(PmleError):
     code = "store_unavailable"
 
 
+class Unauthenticated(PmleError):
+    """A protected route was called without a valid bearer token."""
+
+    status = 401
+    code = "unauthenticated"
+
+
+class ServerUnavailable(PmleError):
+    """A pmle server could not be reached."""
+
+    status = 503
+    code = "server_unavailable"
+
+
 class IntegrityError(PmleError):
     """Stored content does not match its recorded hash, or the stores disagree."""
 
@@ -81,6 +95,8 @@ __all__ = [
     "InvalidInput",
     "NotFound",
     "PmleError",
+    "ServerUnavailable",
     "StoreUnavailable",
+    "Unauthenticated",
     "WorkspaceNotFound",
 ]

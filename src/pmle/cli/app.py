@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from pmle.cli import automl_cmd, data_cmd, models_cmd
+from pmle.cli import automl_cmd, data_cmd, models_cmd, serving_cmd
 from pmle.cli._common import console, handle_errors, open_ws, print_json, state
 
 app = typer.Typer(
@@ -215,6 +215,9 @@ def demo(
         f"\n[green]✓[/] done. Explore it: [bold]export PMLE_WORKSPACE={ws.root}[/], then "
         f'[bold]pmle data list[/], [bold]pmle models show churn[/], [bold]pmle sql "{query}"[/]'
     )
+
+
+serving_cmd.register(app)
 
 
 def run() -> None:

@@ -16,6 +16,7 @@ features:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -170,7 +171,7 @@ class FeatureTransform:
                 i += 1
                 continue
             if step.op == "category" and n <= _SMALL:
-                codes = _codes_of_values(step, values)
+                codes = _codes_of_values(step, list(values))
                 out[:, i] = codes
                 if step.frequencies is not None:
                     freqs = np.asarray(step.frequencies)
@@ -266,7 +267,7 @@ def _apply(step: ColumnStep, s: pd.Series) -> np.ndarray:
 _SMALL = 2000
 
 
-def _codes_of_values(step: ColumnStep, values: list[Any]) -> np.ndarray:
+def _codes_of_values(step: ColumnStep, values: Sequence[Any]) -> np.ndarray:
     """Category codes by dictionary lookup: missing → NaN, unknown → the "other" code."""
     import numpy as np
     import pandas as pd

@@ -83,13 +83,25 @@ class Request:
         self.body = body
 
     def json(self) -> Any:
-        import orjson
 
         if not self.body:
             raise InvalidInput("the request body is empty", hint="send a JSON object")
+        return parse_json(self.body)
+
+
+def parse_json(data: bytes) -> Any:
+    """JSON, also with the NaN / Infinity some clients (numpy-based ones) write for missing
+    values: strict orjson first, the standard library's lenient parser as the fallback."""
+    import json
+
+    import orjson
+
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
         try:
-            return orjson.loads(self.body)
-        except orjson.JSONDecodeError as exc:
+            return json.loads(data)
+        except (ValueError, UnicodeDecodeError):
             raise InvalidInput(f"malformed JSON: {exc}")
 
 
@@ -416,7 +428,6 @@ class PmleApp:
         return 200, response, []
 
     def _v2_body(self, req: Request) -> tuple[Mapping[str, Any], bytes]:
-        import orjson
 
         header = req.headers.get(b"inference-header-content-length")
         if header is None:
@@ -430,10 +441,7 @@ class PmleApp:
             raise InvalidInput("invalid Inference-Header-Content-Length")
         if not 0 < size <= len(req.body):
             raise InvalidInput("Inference-Header-Content-Length exceeds the body")
-        try:
-            body = orjson.loads(req.body[:size])
-        except orjson.JSONDecodeError as exc:
-            raise InvalidInput(f"malformed JSON header: {exc}")
+        body = parse_json(req.body[:size])
         if not isinstance(body, Mapping):
             raise InvalidInput("a V2 inference request is a JSON object")
         return body, req.body[size:]

@@ -1,0 +1,97 @@
+"""The serving fast path gives exactly LoadedModel's predictions, and names bad fields."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pmle.errors import InvalidInput
+from pmle.serving.runtime import Columns, ServedModel
+from pmle.workspace import Workspace
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return list(frame.astype(object).where(pd.notna(frame), None).to_dict(orient="records"))
+
+
+@pytest.mark.parametrize("name", ["churn", "value"])
+def test_fast_path_matches_loaded_model(
+    deployed: Workspace, table: pd.DataFrame, name: str
+) -> None:
+    loaded = deployed.models.load(name)
+    served = ServedModel(loaded)
+    assert served.fast
+    rows = table.head(60)
+    pred = served.predict(served.columns_from_instances(_records(rows)))
+    if loaded.task == "binary":
+        np.testing.assert_allclose(pred.proba, loaded.predict_proba(rows), rtol=0, atol=1e-12)
+        assert list(pred.values) == list(loaded.predict(rows))
+    else:
+        np.testing.assert_allclose(pred.values, loaded.predict(rows), rtol=0, atol=1e-12)
+
+
+def test_list_instances_in_signature_order(deployed: Workspace, table: pd.DataFrame) -> None:
+    served = ServedModel(deployed.models.load("churn"))
+    rows = _records(table.head(3))
+    as_lists = [[r[c] for c in served.input_names] for r in rows]
+    a = served.predict(served.columns_from_instances(rows))
+    b = served.predict(served.columns_from_instances(as_lists))
+    np.testing.assert_array_equal(a.proba, b.proba)
+
+
+def test_unknown_category_and_missing_values_predict(
+    deployed: Workspace, table: pd.DataFrame
+) -> None:
+    loaded = deployed.models.load("churn")
+    served = ServedModel(loaded)
+    odd = pd.DataFrame({"x": [None, 0.5], "n": [3, None], "c": ["purple", None], "b": [True, None]})
+    pred = served.predict(served.columns_from_instances(_records(odd)))
+    want = loaded.predict_proba(odd.assign(x=odd.x.astype(float), n=odd.n.astype(float)))
+    np.testing.assert_allclose(pred.proba, want, atol=1e-12)
+
+
+def test_generic_flavor_goes_through_the_frame(
+    ws: Workspace, table: pd.DataFrame, values: pd.Series
+) -> None:
+    from sklearn.linear_model import Ridge
+
+    numeric = table[["x", "n"]].fillna(0.0)
+    ws.models.register("ridge", Ridge().fit(numeric, values), input_example=numeric.head())
+    loaded = ws.models.load("ridge")
+    served = ServedModel(loaded)
+    assert not served.fast
+    pred = served.predict(served.columns_from_instances(_records(numeric.head(5))))
+    np.testing.assert_allclose(pred.values, loaded.predict(numeric.head(5)))
+
+
+@pytest.mark.parametrize(
+    ("instances", "message"),
+    [
+        ([{"x": "abc", "n": 1, "c": "red", "b": True}], "instance 0: field 'x' must be a number"),
+        (
+            [{"x": 1.0, "n": 1, "c": "red", "b": True}, {"x": 1.0, "c": "red", "b": True}],
+            "instance 1: missing field 'n'",
+        ),
+        ([{"x": 1.0, "n": 1, "c": {"a": 1}, "b": True}], "field 'c' must be a string"),
+        ([{"x": 1.0, "n": 1, "c": "red", "b": "maybe"}], "field 'b' must be true, false or null"),
+        ([[1.0, 2]], "instance 0 must be a list of 4 values"),
+        ([3], "each instance must be an object"),
+        ([], "non-empty"),
+        ([{"x": 1.0, "n": 1, "c": "red", "b": True}, 5], "instance 1 is not an object"),
+    ],
+)
+def test_bad_instances_name_the_field(deployed: Workspace, instances: list, message: str) -> None:
+    served = ServedModel(deployed.models.load("churn"))
+    with pytest.raises(InvalidInput, match=message):
+        served.columns_from_instances(instances)
+
+
+def test_concat_keeps_row_order(deployed: Workspace, table: pd.DataFrame) -> None:
+    served = ServedModel(deployed.models.load("value"))
+    rows = _records(table.head(9))
+    parts = [served.columns_from_instances(rows[i : i + 3]) for i in range(0, 9, 3)]
+    merged = served.predict(Columns.concat(parts))
+    whole = served.predict(served.columns_from_instances(rows))
+    np.testing.assert_array_equal(merged.values, whole.values)
+    np.testing.assert_array_equal(merged.slice(3, 6).values, whole.values[3:6])
