@@ -1,0 +1,129 @@
+"""Request–response logging: sampled rows land in Parquet files the warehouse reads as a view,
+and a server killed while logging leaves only complete files."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from pmle.serving.request_log import RequestLogger
+from pmle.workspace import Workspace
+
+VX = "/v1/projects/p/locations/l/endpoints"
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return list(frame.astype(object).where(pd.notna(frame), None).to_dict(orient="records"))
+
+
+def test_sampling_rates(tmp_path: Path) -> None:
+    logger = RequestLogger(tmp_path)
+    assert logger.sampled(1.0) and not logger.sampled(0.0)
+    hits = sum(logger.sampled(0.25) for _ in range(4000))
+    assert 800 < hits < 1200
+
+
+def test_logged_requests_appear_in_the_warehouse_view(
+    deployed: Workspace, table: pd.DataFrame, run_app: Any
+) -> None:
+    from pmle.server.app import PmleApp
+
+    deployed.endpoints.update("churn", log_sampling=1.0)
+    rows = _records(table.head(3))
+    with run_app(PmleApp(deployed, poll_s=0.1)) as url:
+        for _ in range(4):
+            assert (
+                httpx.post(f"{url}{VX}/churn:predict", json={"instances": rows}).status_code == 200
+            )
+        # Not sampled: the other endpoint logs nothing.
+        httpx.post(f"{url}{VX}/value:predict", json={"instances": rows})
+        deadline = time.monotonic() + 10
+        while not list(deployed.prediction_log_dir.glob("*/*.parquet")):
+            assert time.monotonic() < deadline, "no log file was written"
+            time.sleep(0.1)
+    # The server flushes the rest on shutdown.
+    got = deployed.warehouse.query_arrow(
+        "SELECT endpoint, deployed_model_id, model, instance, prediction, latency_ms "
+        "FROM prediction_log ORDER BY time"
+    ).to_pandas()
+    assert len(got) == 12 and set(got.endpoint) == {"churn"}
+    assert set(got.model) == {"churn@1"} and set(got.deployed_model_id) == {"1"}
+    first = deployed.warehouse.query_arrow(
+        "SELECT json_extract_string(instance, '$.c') AS c, "
+        "json_extract(prediction, '$.scores') AS scores FROM prediction_log LIMIT 1"
+    ).to_pylist()[0]
+    assert first["c"] == rows[0]["c"] and first["scores"].startswith("[")
+    assert (got.latency_ms > 0).all()
+
+
+SERVER = """
+import sys
+from pmle.server.run import serve
+serve(sys.argv[1], port=int(sys.argv[2]))
+"""
+
+
+@pytest.mark.slow
+def test_killed_server_leaves_readable_log_files(deployed: Workspace, table: pd.DataFrame) -> None:
+    deployed.endpoints.update("churn", log_sampling=1.0)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVER, str(deployed.root), str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    stop = threading.Event()
+    sent = [0]
+
+    def load() -> None:
+        rows = {"instances": _records(table.head(20))}
+        with httpx.Client(timeout=5) as client:
+            while not stop.is_set():
+                try:
+                    client.post(f"{url}{VX}/churn:predict", json=rows)
+                    sent[0] += 1
+                except httpx.HTTPError:
+                    time.sleep(0.05)
+
+    thread = threading.Thread(target=load, daemon=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/health").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr
+            time.sleep(0.1)
+        thread.start()
+        while len(list(deployed.prediction_log_dir.glob("*/*.parquet"))) < 3:
+            assert time.monotonic() < deadline, "the server wrote no log files"
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGKILL)  # no shutdown, no final flush
+    finally:
+        stop.set()
+        proc.kill()
+        proc.wait()
+    thread.join()
+    files = sorted(deployed.prediction_log_dir.glob("*/*.parquet"))
+    total = sum(pq.read_table(f).num_rows for f in files)  # every visible file is complete
+    assert total > 0 and total % 20 == 0
+    n = deployed.warehouse.query_arrow("SELECT count(*) AS n FROM prediction_log").to_pylist()
+    assert n[0]["n"] == total
