@@ -2,8 +2,9 @@
 
 Import a real dataset shipped with pmle (telco customer churn), profile it, split it
 deterministically, train an AutoML model on the training split within a short budget, register
-it with the alias `champion`, and show the lineage recorded on the way. Later capabilities
-extend it.
+it with the alias `champion`, and show the lineage recorded on the way. Then serve it: deploy
+the champion on an endpoint, start the server on loopback, send Vertex AI requests over HTTP,
+and deploy a challenger (a plain LightGBM) as a 10 % canary.
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ DATASET = "churn"
 TARGET = "churn"
 DATA_FILE = "telco_churn.csv.gz"
 MODEL = "churn"
+ENDPOINT = "churn"
 BUDGET_S = 20
+CANARY_PERCENT = 10
+CANARY_REQUESTS = 200
 
 #: Called after each step with the step's name and its result.
 OnStep = Callable[[str, Any], None]
@@ -38,6 +42,19 @@ class DemoResult:
     splits: dict[str, DatasetVersion]
     automl: AutoMLResult
     lineage: LineageGraph
+    serving: ServingResult | None = None
+
+
+@dataclass
+class ServingResult:
+    """What the serving part of the demo saw."""
+
+    url: str
+    rows: list[dict[str, Any]]
+    predictions: list[Any]
+    champion_id: str
+    challenger_id: str
+    served_by: dict[str, int]  # deployed model id → requests it answered
 
 
 def sample_data_path() -> Path:
@@ -50,6 +67,7 @@ def run_demo(
     on_step: OnStep | None = None,
     budget_s: float = BUDGET_S,
     on_automl_event: Callable[[str, dict[str, Any]], None] | None = None,
+    serve: bool = True,
 ) -> DemoResult:
     """Run the demo in `ws`; `on_step(name, result)` lets an interface show progress."""
     from pmle.automl import train
@@ -76,4 +94,95 @@ def run_demo(
     step("automl", result)
     graph = ws.lineage.upstream(result.model_version.lineage_artifact_id or 0)
     step("lineage", graph)
-    return DemoResult(dv, splits, result, graph)
+    serving = serve_demo(ws, splits["test"], splits["train"], step) if serve else None
+    return DemoResult(dv, splits, result, graph, serving)
+
+
+def _challenger(ws: Workspace, train: DatasetVersion) -> Any:
+    """A plain LightGBM on the training split, registered as `churn@challenger`."""
+    import lightgbm as lgb
+
+    frame = ws.datasets.to_pandas(train.ref)
+    x = frame.drop(columns=[TARGET])
+    for column in x.columns:
+        if x[column].dtype == object or str(x[column].dtype) in {"str", "string"}:
+            x[column] = x[column].astype("category")
+    model = lgb.LGBMClassifier(n_estimators=200, learning_rate=0.05, verbose=-1, num_threads=1)
+    model.fit(x, frame[TARGET])
+    return ws.models.register(
+        MODEL,
+        model,
+        input_example=x.head(),
+        aliases=["challenger"],
+        inputs=[train.lineage_artifact_id] if train.lineage_artifact_id else None,
+        execution="Train",
+        description="plain LightGBM challenger",
+    )
+
+
+def serve_demo(
+    ws: Workspace, test: DatasetVersion, train: DatasetVersion, step: OnStep
+) -> ServingResult:
+    """Deploy the champion, serve it over HTTP, then add a challenger at 10 % traffic."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from pmle.server.app import PmleApp
+    from pmle.serving.client import Endpoint
+
+    if ENDPOINT not in {e.name for e in ws.endpoints.list()}:
+        ws.endpoints.create(ENDPOINT, description="the demo's churn endpoint")
+    champion = ws.endpoints.deploy(ENDPOINT, f"{MODEL}@champion")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    server = uvicorn.Server(
+        uvicorn.Config(
+            PmleApp(ws, poll_s=0.2), host="127.0.0.1", port=port, log_level="error", lifespan="on"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError("the demo server did not start")
+            time.sleep(0.02)
+        step("server", url)
+        frame = ws.datasets.to_pandas(test.ref).drop(columns=[TARGET]).head(5)
+        rows = list(frame.astype(object).where(frame.notna(), None).to_dict(orient="records"))
+        endpoint = Endpoint(ENDPOINT, url)
+        predictions = endpoint.predict(rows).predictions
+        step("predictions", (rows, predictions))
+        challenger = _challenger(ws, train)
+        deployed = ws.endpoints.deploy(ENDPOINT, challenger.ref, traffic_percent=CANARY_PERCENT)
+        _wait_for_deployment(url, deployed.id)
+        served_by: dict[str, int] = {}
+        for i in range(CANARY_REQUESTS):
+            dm = endpoint.predict([rows[i % len(rows)]]).deployed_model_id
+            served_by[dm] = served_by.get(dm, 0) + 1
+        result = ServingResult(url, rows, predictions, champion.id, deployed.id, served_by)
+        step("canary", result)
+        return result
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def _wait_for_deployment(url: str, deployed_id: str, timeout_s: float = 30.0) -> None:
+    import time
+    import urllib.request
+
+    import orjson
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{url}/v2/models/{ENDPOINT}", timeout=5) as resp:
+            if deployed_id in orjson.loads(resp.read())["versions"]:
+                return
+        time.sleep(0.1)
+    raise RuntimeError("the server did not pick up the challenger")

@@ -108,6 +108,9 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         "champion",
         "AutoML",
         "test (churn_test@1)",
+        "Vertex AI :predict over HTTP",
+        "Canary",
+        "(challenger)",
     ):
         assert text in res.stdout, text
     # the demo left a real workspace behind to explore
@@ -121,3 +124,10 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         "churn_test",
     }
     assert demo_ws.models.get("churn@champion").version == 1
+    # served: the champion and a challenger at 10 %, which really answered some requests
+    endpoint = demo_ws.endpoints.get("churn")
+    assert endpoint.traffic_split == {"1": 90, "2": 10}
+    assert endpoint.deployed("2").model == "churn@2"
+    assert demo_ws.models.get("churn@challenger").version == 2
+    champion, challenger = (endpoint.deployed(i).request_count for i in ("1", "2"))
+    assert champion + challenger == 201 and 0 < challenger < 60

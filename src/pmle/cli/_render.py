@@ -154,3 +154,24 @@ def _props(props: dict[str, Any]) -> str:
     }
     text = " ".join(f"{k}={v}" for k, v in keep.items())
     return text if len(text) < 90 else text[:87] + "…"
+
+
+def predictions_table(rows: list[dict[str, Any]], predictions: list[Any]) -> Table:
+    """Instances sent to an endpoint (a few of their fields) beside what came back."""
+    shown: list[str] = [
+        c for c in ("tenure", "contract", "monthly_charges") if rows and c in rows[0]
+    ]
+    if not shown and rows:
+        shown = list(rows[0])[:3]
+    table = titled_table(
+        "Vertex AI :predict over HTTP",
+        [*((c, "left") for c in shown), ("classes", "left"), ("scores", "right")],
+    )
+    for row, pred in zip(rows, predictions, strict=False):
+        if isinstance(pred, dict) and "scores" in pred:
+            classes = ", ".join(map(str, pred["classes"]))
+            scores = ", ".join(f"{p:.3f}" for p in pred["scores"])
+        else:
+            classes, scores = "", fmt_num(pred.get("value") if isinstance(pred, dict) else pred)
+        table.add_row(*(fmt_num(row.get(c)) for c in shown), classes, scores)
+    return table

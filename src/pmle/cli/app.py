@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from pmle.cli import automl_cmd, data_cmd, models_cmd, serving_cmd
+from pmle.cli import automl_cmd, batch_cmd, data_cmd, models_cmd, serving_cmd
 from pmle.cli._common import console, handle_errors, open_ws, print_json, state
 
 app = typer.Typer(
@@ -20,6 +20,7 @@ app = typer.Typer(
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(automl_cmd.app, name="automl")
+batch_cmd.register(app)
 
 
 def _version(value: bool) -> None:
@@ -166,7 +167,7 @@ def demo(
 
     from rich.live import Live
 
-    from pmle.cli._render import lineage_tree, schema_table, stats_table
+    from pmle.cli._render import lineage_tree, predictions_table, schema_table, stats_table
     from pmle.cli.automl_cmd import LiveBoard, print_summary, summary_of
     from pmle.demo import run_demo
     from pmle.workspace import init as init_ws
@@ -205,6 +206,22 @@ def demo(
         elif name == "lineage":
             out.print("\n[bold]4. Lineage[/] of the champion model")
             out.print(lineage_tree(result))
+        elif name == "server":
+            out.print(
+                f"\n[bold]5. Serve[/] churn@champion on endpoint [bold]churn[/] at {result} "
+                "(Vertex AI, KServe V1 and V2 routes)"
+            )
+        elif name == "predictions":
+            out.print(predictions_table(*result))
+        elif name == "canary":
+            out.print(
+                f"\n[bold]6. Canary[/]: a plain LightGBM challenger deployed as id "
+                f"{result.challenger_id} at 10 % traffic; {sum(result.served_by.values())} "
+                "requests were answered by:"
+            )
+            for dm, n in sorted(result.served_by.items()):
+                role = "champion" if dm == result.champion_id else "challenger"
+                out.print(f"   deployed model {dm} ({role}): {n}")
 
     try:
         run_demo(ws, on_step, budget_s=budget, on_automl_event=board.event)
@@ -213,7 +230,8 @@ def demo(
     query = "SELECT contract, avg((churn = 'Yes')::INT) AS churn_rate FROM churn GROUP BY 1"
     out.print(
         f"\n[green]✓[/] done. Explore it: [bold]export PMLE_WORKSPACE={ws.root}[/], then "
-        f'[bold]pmle data list[/], [bold]pmle models show churn[/], [bold]pmle sql "{query}"[/]'
+        f'[bold]pmle data list[/], [bold]pmle models show churn[/], [bold]pmle sql "{query}"[/], '
+        "[bold]pmle endpoints describe churn[/], [bold]pmle serve[/]"
     )
 
 
