@@ -20,7 +20,6 @@ app = typer.Typer(
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(automl_cmd.app, name="automl")
-batch_cmd.register(app)
 
 
 def _version(value: bool) -> None:
@@ -236,6 +235,7 @@ def demo(
 
 
 serving_cmd.register(app)
+batch_cmd.register(app)
 
 
 def run() -> None:

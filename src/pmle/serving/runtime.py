@@ -129,11 +129,20 @@ class ServedModel:
         self._numeric: set[str] = {c.name for c in self.signature.inputs if c.type in _NUMERIC}
         native = loaded.native
         if loaded.flavor == "ensemble":
+            from pmle.serving.native import FastBooster
+
             self._path = "ensemble"
             numeric_steps = {s.column for s in native.transform.steps if s.op == "numeric"}
             self._numeric &= numeric_steps
+            self._members = [
+                (m, FastBooster(m.model, raw_score=True) if m.kind == "lightgbm" else None)
+                for m in native.members
+            ]
         elif loaded.flavor == "lightgbm":
+            from pmle.serving.native import FastBooster
+
             self._path = "lightgbm"
+            self._booster = FastBooster(native, raw_score=False)
             self._codes = {
                 c.name: {v: float(i) for i, v in enumerate(c.categories)}
                 for c in self.signature.inputs
@@ -221,8 +230,9 @@ class ServedModel:
             return self._from_scores(np.asarray(self._booster_scores(cols)))
         if self._path == "ensemble":
             model = self.loaded.native
-            x = model.transform.transform_columns(cols.data, cols.n)
-            scores = model.scores(x)
+            scores = self._ensemble_scores(
+                model, model.transform.transform_columns(cols.data, cols.n)
+            )
             if model.task in {"binary", "multiclass"}:
                 from pmle.models.ensemble import link
 
@@ -237,6 +247,20 @@ class ServedModel:
             return Prediction(self._labels[proba.argmax(axis=1)], proba)
         return Prediction(np.asarray(self.loaded.predict(frame)))
 
+    def _ensemble_scores(self, model: Any, x: np.ndarray) -> np.ndarray:
+        """`EnsembleModel.scores`, with LightGBM members through the C API."""
+        total = sum(m.weight for m in model.members)
+        acc: np.ndarray | None = None
+        shared: dict[str, Any] = {}
+        for member, fast in self._members:
+            if member.weight <= 0:
+                continue
+            raw = fast.predict(x) if fast is not None else model.member_scores(member, x, shared)
+            out = raw * (member.weight / total)
+            acc = out if acc is None else acc + out
+        assert acc is not None
+        return acc
+
     def _booster_scores(self, cols: Columns) -> np.ndarray:
         import numpy as np
 
@@ -247,8 +271,7 @@ class ServedModel:
                 x[:, j] = cols.data[name]
             else:
                 x[:, j] = [codes.get(v, math.nan) for v in cols.data[name]]
-        threads = 1 if cols.n < 500 else 0
-        return self.loaded.native.predict(x, num_threads=threads)
+        return self._booster.predict(x)
 
     def _from_scores(self, scores: np.ndarray) -> Prediction:
         from pmle.models.flavors import proba_from_scores
