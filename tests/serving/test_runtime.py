@@ -95,3 +95,33 @@ def test_concat_keeps_row_order(deployed: Workspace, table: pd.DataFrame) -> Non
     whole = served.predict(served.columns_from_instances(rows))
     np.testing.assert_array_equal(merged.values, whole.values)
     np.testing.assert_array_equal(merged.slice(3, 6).values, whole.values[3:6])
+
+
+def test_all_numeric_models_read_instances_as_one_matrix(
+    ws: Workspace, table: pd.DataFrame, labels: pd.Series
+) -> None:
+    import lightgbm as lgb
+
+    numeric = table[["x", "n", "b"]]
+    model = lgb.LGBMClassifier(n_estimators=20, num_leaves=7, verbose=-1, num_threads=1)
+    ws.models.register("num", model.fit(numeric, labels), input_example=numeric.head())
+    loaded = ws.models.load("num")
+    served = ServedModel(loaded)
+    rows = _records(numeric.head(40))
+    cols = served.columns_from_instances(rows)
+    assert cols.matrix is not None and cols.matrix.shape == (40, 3)
+    want = loaded.predict_proba(numeric.head(40))
+    np.testing.assert_array_equal(served.predict(cols).proba, want)
+    halves = Columns.concat(
+        [served.columns_from_instances(rows[:15]), served.columns_from_instances(rows[15:])]
+    )
+    assert halves.matrix is not None
+    np.testing.assert_array_equal(served.predict(halves).proba, want)
+    np.testing.assert_array_equal(halves.data["n"], numeric["n"].head(40).to_numpy(dtype=float))
+    # Values the matrix cannot hold fall back to the column checks, which name the field.
+    with pytest.raises(InvalidInput, match="field 'b' must be true, false or null"):
+        served.columns_from_instances([{"x": 1.0, "n": 2, "b": 0.5}])
+    with pytest.raises(InvalidInput, match="instance 1: field 'n' must be a number"):
+        served.columns_from_instances(
+            [{"x": 1.0, "n": 2, "b": True}, {"x": 1.0, "n": "two", "b": True}]
+        )

@@ -3,8 +3,11 @@
 Requests queue while the model is busy; when it is free, everything queued (up to
 `max_batch_size` rows) goes in one call, so a lone request waits for nothing and a burst is
 served in few calls. `max_wait_ms` optionally holds a batch open a little longer to fill it.
-Predictions run on one worker thread per deployed model (LightGBM releases the GIL), so the
-event loop keeps reading requests meanwhile.
+Small batches are predicted on the event loop itself: handing them to a thread costs more
+(a context switch each way, on a core the server shares with nothing) than the trees take,
+and requests arriving meanwhile simply wait in the socket buffers to form the next batch.
+Batches over `INLINE_ROWS` rows go to one worker thread per deployed model (LightGBM releases
+the GIL), so a large request does not stall the others.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pmle.serving.runtime import Columns, Prediction
+
+#: Batches up to this many rows are predicted on the event loop, larger ones on a thread.
+INLINE_ROWS = 512
 
 
 @dataclass
@@ -40,7 +46,7 @@ class Batcher:
         self.max_wait_s = max_wait_ms / 1000.0
         self._queue: asyncio.Queue[_Job] | None = None
         self._task: asyncio.Task[None] | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pmle-predict")
+        self._executor: ThreadPoolExecutor | None = None
         #: Sizes (rows) of the batches run so far, for metrics.
         self.on_batch: Callable[[int, int], None] | None = None
 
@@ -48,8 +54,7 @@ class Batcher:
         """Queue a request's rows and wait for its share of a batch."""
         loop = asyncio.get_running_loop()
         if self.max_batch_size <= 1:
-            # Batching off: one call per request, still off the event loop.
-            return await loop.run_in_executor(self._executor, self._predict, cols)
+            return await self._call(loop, cols)  # batching off: one call per request
         if self._queue is None:
             self._queue = asyncio.Queue()
             self._task = loop.create_task(self._run())
@@ -85,7 +90,7 @@ class Batcher:
             self.on_batch(len(batch), rows)
         try:
             merged = Columns.concat([j.cols for j in batch])
-            result = await loop.run_in_executor(self._executor, self._predict, merged)
+            result = await self._call(loop, merged)
         except Exception as exc:  # every waiting request gets the error
             if len(batch) > 1:
                 # One bad request must not fail its neighbours: retry them one by one.
@@ -101,11 +106,18 @@ class Batcher:
 
     async def _execute_one(self, loop: asyncio.AbstractEventLoop, job: _Job) -> None:
         try:
-            result = await loop.run_in_executor(self._executor, self._predict, job.cols)
+            result = await self._call(loop, job.cols)
         except Exception as exc:
             _settle(job.future, exc=exc)
         else:
             _settle(job.future, result=result)
+
+    async def _call(self, loop: asyncio.AbstractEventLoop, cols: Columns) -> Prediction:
+        if cols.n <= INLINE_ROWS:
+            return self._predict(cols)
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pmle-predict")
+        return await loop.run_in_executor(self._executor, self._predict, cols)
 
     async def close(self) -> None:
         """Stop the batching task and the worker thread."""
@@ -113,7 +125,8 @@ class Batcher:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
 
 
 def _settle(

@@ -26,12 +26,38 @@ if TYPE_CHECKING:
 _NUMERIC = {"integer", "float", "boolean"}
 
 
-@dataclass
 class Columns:
-    """Checked input columns: float arrays for numeric columns, value lists for the others."""
+    """Checked input columns: float arrays for numeric columns, value lists for the others.
 
-    data: dict[str, Any]
-    n: int
+    When every column is numeric, `matrix` holds them all (rows × columns, signature order) and
+    `data` views its columns (made only when asked for: the LightGBM path reads the matrix)."""
+
+    __slots__ = ("_data", "_names", "matrix", "n")
+
+    def __init__(
+        self,
+        data: dict[str, Any] | None,
+        n: int,
+        matrix: np.ndarray | None = None,
+        names: Sequence[str] = (),
+    ) -> None:
+        self._data = data
+        self.n = n
+        self.matrix = matrix
+        self._names = names
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """Column name → values."""
+        if self._data is None:
+            assert self.matrix is not None
+            self._data = {c: self.matrix[:, j] for j, c in enumerate(self._names)}
+        return self._data
+
+    @staticmethod
+    def of_matrix(matrix: np.ndarray, names: Sequence[str]) -> Columns:
+        """Columns viewing a numeric matrix."""
+        return Columns(None, len(matrix), matrix, names)
 
     @staticmethod
     def concat(parts: Sequence[Columns]) -> Columns:
@@ -40,6 +66,10 @@ class Columns:
 
         if len(parts) == 1:
             return parts[0]
+        if all(p.matrix is not None for p in parts):
+            return Columns.of_matrix(
+                np.vstack([p.matrix for p in parts if p.matrix is not None]), parts[0]._names
+            )
         data: dict[str, Any] = {}
         for name, first in parts[0].data.items():
             if isinstance(first, list):
@@ -149,10 +179,35 @@ class ServedModel:
                 if c.categories is not None
             }
             self._numeric -= set(self._codes)
+        self._all_numeric = all(c in self._numeric for c in self.input_names)
+        types = [c.type for c in self.signature.inputs]
+        self._boolean_at = [j for j, t in enumerate(types) if t == "boolean"]
         if self.classes:
             from pmle.models.flavors import labels_array
 
             self._labels = labels_array(list(self.classes))
+
+    def _matrix_of(self, instances: list[Any]) -> Columns | None:
+        """All-numeric instances as one matrix in one numpy call; None when anything is off
+        (then the column-by-column path runs and names the problem)."""
+        import numpy as np
+
+        names = self.input_names
+        try:
+            if isinstance(instances[0], Mapping):
+                rows = [[inst[c] for c in names] for inst in instances]
+            else:
+                rows = instances
+            matrix = np.array(rows, dtype="float64")
+        except (KeyError, TypeError, ValueError, OverflowError):
+            return None
+        if matrix.ndim != 2 or matrix.shape[1] != len(names):
+            return None
+        for j in self._boolean_at:
+            column = matrix[:, j]
+            if not np.all((column == 0) | (column == 1) | np.isnan(column)):
+                return None
+        return Columns.of_matrix(matrix, names)
 
     @property
     def fast(self) -> bool:
@@ -169,6 +224,10 @@ class ServedModel:
         first = instances[0]
         names = self.input_names
         raw: dict[str, list[Any]]
+        if self._all_numeric:
+            fast = self._matrix_of(instances)
+            if fast is not None:
+                return fast
         if isinstance(first, Mapping):
             raw = {}
             for name in names:
@@ -264,6 +323,8 @@ class ServedModel:
     def _booster_scores(self, cols: Columns) -> np.ndarray:
         import numpy as np
 
+        if cols.matrix is not None:
+            return self._booster.predict(cols.matrix)
         x = np.empty((cols.n, len(self.input_names)), dtype="float64")
         for j, name in enumerate(self.input_names):
             codes = self._codes.get(name)
