@@ -285,3 +285,39 @@ def test_concurrent_requests_are_batched(
     for t in threads:
         t.join()
     np.testing.assert_allclose([results[i] for i in range(64)], want, atol=1e-12)
+
+
+def test_compiled_deployment_over_http(
+    deployed: Workspace, server: str, table: pd.DataFrame
+) -> None:
+    secret = deployed.tokens.create("ops")
+    time.sleep(0.3)
+    auth = {"Authorization": f"Bearer {secret}"}
+    spec = {"deployedModel": {"model": "value", "compile": True}}
+    r = httpx.post(f"{server}{VX}/value:deployModel", json=spec, headers=auth)
+    assert r.status_code == 200 and r.json()["deployedModel"]["compile"] is True
+    dm = r.json()["deployedModel"]["id"]
+    _wait_for(server, "value", {"2", dm}, timeout=60)
+    rows = table.head(30)
+    r = httpx.post(
+        f"{server}/v2/models/value/versions/{dm}/infer",
+        json={
+            "inputs": [
+                {
+                    "name": "x",
+                    "shape": [30],
+                    "datatype": "FP64",
+                    "data": [None if np.isnan(v) else v for v in rows.x],
+                },
+                {"name": "n", "shape": [30], "datatype": "INT64", "data": rows.n.tolist()},
+                {"name": "c", "shape": [30], "datatype": "BYTES", "data": rows.c.tolist()},
+                {"name": "b", "shape": [30], "datatype": "BOOL", "data": rows.b.tolist()},
+            ]
+        },
+    )
+    assert r.status_code == 200, r.text
+    got = r.json()["outputs"][0]["data"]
+    np.testing.assert_allclose(got, deployed.models.load("value").predict(rows), atol=1e-12)
+    assert list((deployed.state_dir / "cache" / "compiled").glob("*.so"))
+    bad = {"deployedModel": {"model": "value", "compile": "yes"}}
+    assert httpx.post(f"{server}{VX}/value:deployModel", json=bad, headers=auth).status_code == 400

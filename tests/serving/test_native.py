@@ -73,3 +73,44 @@ def test_wrong_width_and_fallback(data: tuple) -> None:
         fast.predict(x[:3, :5])
     fast._lib = None  # as when the C library cannot be reached
     np.testing.assert_array_equal(fast.predict(x[:5]), booster.predict(x[:5]))
+
+
+@pytest.mark.parametrize("objective", ["binary", "multiclass", "regression"])
+def test_compiled_trees_give_the_same_numbers(data: tuple, objective: str, tmp_path) -> None:
+    from pmle.serving.native import compile_booster
+
+    x, y = data
+    target = {
+        "binary": (y > 1).astype(int),
+        "multiclass": np.digitize(y, [0, 1.5]),
+        "regression": y,
+    }
+    extra = {"num_class": 3} if objective == "multiclass" else {}
+    booster = _train(objective, x, target[objective], **extra)
+    for raw in (False, True):
+        compiled = compile_booster(booster, tmp_path, raw_score=raw)
+        assert compiled is not None and compiled.library.is_file()
+        for rows in (x[:1], x[:64]):
+            np.testing.assert_array_equal(
+                compiled.predict(rows), booster.predict(rows, raw_score=raw)
+            )
+        fast = FastBooster(booster, raw_score=raw)
+        fast.compiled = compiled
+        np.testing.assert_array_equal(fast.predict(x[:64]), booster.predict(x[:64], raw_score=raw))
+    # One library per booster, reused (by the hash of the model text).
+    assert len(list(tmp_path.glob("*.so"))) == 1
+
+
+def test_compile_failure_falls_back(data: tuple, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tl2cgen
+
+    from pmle.serving.native import compile_booster
+
+    x, y = data
+    booster = _train("regression", x, y)
+
+    def no_compiler(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("gcc: command not found")
+
+    monkeypatch.setattr(tl2cgen, "export_lib", no_compiler)
+    assert compile_booster(booster, tmp_path, raw_score=False) is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -125,3 +127,18 @@ def test_all_numeric_models_read_instances_as_one_matrix(
         served.columns_from_instances(
             [{"x": 1.0, "n": 2, "b": True}, {"x": 1.0, "n": "two", "b": True}]
         )
+
+
+@pytest.mark.parametrize("name", ["churn", "value"])
+def test_compiled_deployment_predicts_the_same(
+    deployed: Workspace, table: pd.DataFrame, name: str, tmp_path: Path
+) -> None:
+    loaded = deployed.models.load(name)
+    served = ServedModel(loaded, compile_dir=tmp_path)
+    assert served.compiled
+    rows = table.head(50)
+    pred = served.predict(served.columns_from_instances(_records(rows)))
+    if loaded.task == "binary":
+        np.testing.assert_allclose(pred.proba, loaded.predict_proba(rows), rtol=0, atol=1e-12)
+    else:
+        np.testing.assert_allclose(pred.values, loaded.predict(rows), rtol=0, atol=1e-12)

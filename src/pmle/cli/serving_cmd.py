@@ -168,6 +168,10 @@ def deploy(
     no_batching: Annotated[
         bool, typer.Option("--no-batching", help="one predict call per request")
     ] = False,
+    compile_trees: Annotated[
+        bool,
+        typer.Option("--compile", help="compile LightGBM trees to machine code (treelite, gcc)"),
+    ] = False,
 ) -> None:
     """Deploy a model version (resolved now) on an endpoint."""
     ws = open_ws()
@@ -178,6 +182,7 @@ def deploy(
         traffic_split=_split_arg(split) if split is not None else None,
         max_batch_size=1 if no_batching else max_batch_size,
         max_wait_ms=max_wait_ms,
+        compile=compile_trees,
     )
     console().print(f"deployed [bold]{d.model}[/] on {name} as id {d.id}")
     _print_endpoint(ws.endpoints.get(name))

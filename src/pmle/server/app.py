@@ -541,6 +541,10 @@ class PmleApp:
         for key, arg in (("maxBatchSize", "max_batch_size"), ("maxWaitMs", "max_wait_ms")):
             if key in spec:
                 kwargs[arg] = spec[key]
+        if "compile" in spec:
+            if not isinstance(spec["compile"], bool):
+                raise InvalidInput("'deployedModel.compile' must be true or false")
+            kwargs["compile"] = spec["compile"]
         deployed = await self._blocking(
             self.ws.endpoints.deploy,
             name,

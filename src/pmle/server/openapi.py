@@ -200,6 +200,7 @@ def document() -> dict[str, Any]:
                                     "model": {"type": "string"},
                                     "maxBatchSize": {"type": "integer", "minimum": 1},
                                     "maxWaitMs": {"type": "number", "minimum": 0},
+                                    "compile": {"type": "boolean"},
                                 },
                             },
                             "trafficPercent": {"type": "integer", "minimum": 0, "maximum": 100},

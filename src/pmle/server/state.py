@@ -106,7 +106,7 @@ class ServerState:
         self.ready = False
         self.rng = random.Random()
         self._revisions: dict[str, int] = {}
-        self._models: dict[str, ServedModel] = {}  # tree key → model
+        self._models: dict[str, ServedModel] = {}  # tree key (+compiled) → model
         self._batchers: dict[str, Batcher] = {}  # deployed model id → batcher
         self._lock = threading.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -138,16 +138,13 @@ class ServerState:
                     continue  # deleted meanwhile
                 live: dict[str, LiveDeployment] = {}
                 for d in info.deployed_models:
+                    key = f"{d.tree_key}+compiled" if d.compile else d.tree_key
                     try:
-                        model = (
-                            keep_models.get(d.tree_key)
-                            or self._models.get(d.tree_key)
-                            or self._load(d)
-                        )
+                        model = keep_models.get(key) or self._models.get(key) or self._load(d)
                     except Exception as exc:
                         log.error("cannot load %s on endpoint %s: %s", d.model, name, exc)
                         continue
-                    keep_models[d.tree_key] = model
+                    keep_models[key] = model
                     batcher = self._batcher_for(d, model)
                     keep_batchers[d.id] = batcher
                     live[d.id] = LiveDeployment(d, model, batcher)
@@ -164,7 +161,8 @@ class ServerState:
     def _load(self, d: DeployedModel) -> ServedModel:
         from pmle.serving.runtime import load_served
 
-        return load_served(self.ws.artifacts.materialize_tree(d.tree_key))
+        compile_dir = self.ws.state_dir / "cache" / "compiled" if d.compile else None
+        return load_served(self.ws.artifacts.materialize_tree(d.tree_key), compile_dir)
 
     def _batcher_for(self, d: DeployedModel, model: ServedModel) -> Batcher:
         from pmle.serving.batcher import Batcher

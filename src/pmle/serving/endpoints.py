@@ -42,6 +42,7 @@ class DeployedModel:
     traffic_percent: int
     max_batch_size: int
     max_wait_ms: float
+    compile: bool = False
     request_count: int = 0
     error_count: int = 0
     row_count: int = 0
@@ -87,6 +88,7 @@ class DeployedModel:
             "trafficPercent": self.traffic_percent,
             "maxBatchSize": self.max_batch_size,
             "maxWaitMs": self.max_wait_ms,
+            "compile": self.compile,
             "stats": {
                 "requests": self.request_count,
                 "errors": self.error_count,
@@ -279,12 +281,15 @@ class Endpoints:
         traffic_split: Mapping[str, int] | None = None,
         max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
         max_wait_ms: float = DEFAULT_MAX_WAIT_MS,
+        compile: bool = False,
     ) -> DeployedModel:
         """Deploy a model version (`NAME`, `NAME@3`, `NAME@alias`, resolved now) on an endpoint.
 
         With `traffic_percent` the new model gets that share and the others keep their
         proportions of the rest (Vertex's behaviour); `traffic_split` sets the whole split,
         using the key `"0"` for the new model. By default the new model gets 100 %.
+        `compile` asks servers to compile LightGBM trees to machine code (treelite + gcc) for
+        batches, falling back to the C API path where that is not possible.
         """
 
         from pmle.storage import schema as t
@@ -305,6 +310,7 @@ class Endpoints:
                     traffic_percent=0,
                     max_batch_size=max_batch_size,
                     max_wait_ms=float(max_wait_ms),
+                    compile=bool(compile),
                     request_count=0,
                     error_count=0,
                     row_count=0,
@@ -453,6 +459,7 @@ class Endpoints:
                 traffic_percent=r.traffic_percent,
                 max_batch_size=r.max_batch_size,
                 max_wait_ms=r.max_wait_ms,
+                compile=bool(r.compile),
                 request_count=r.request_count,
                 error_count=r.error_count,
                 row_count=r.row_count,

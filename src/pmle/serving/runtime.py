@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 from pmle.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import numpy as np
 
     from pmle.models.format import LoadedModel
@@ -149,7 +151,7 @@ def _scalars(spec: ColumnSpec, values: list[Any]) -> list[Any]:
 class ServedModel:
     """A loaded model version with the conversions of the serving path."""
 
-    def __init__(self, loaded: LoadedModel) -> None:
+    def __init__(self, loaded: LoadedModel, compile_dir: Path | None = None) -> None:
         self.loaded = loaded
         self.signature = loaded.signature
         self.task = loaded.task
@@ -159,7 +161,7 @@ class ServedModel:
         self._numeric: set[str] = {c.name for c in self.signature.inputs if c.type in _NUMERIC}
         native = loaded.native
         if loaded.flavor == "ensemble":
-            from pmle.serving.native import FastBooster
+            from pmle.serving.native import FastBooster, compile_booster
 
             self._path = "ensemble"
             numeric_steps = {s.column for s in native.transform.steps if s.op == "numeric"}
@@ -168,11 +170,17 @@ class ServedModel:
                 (m, FastBooster(m.model, raw_score=True) if m.kind == "lightgbm" else None)
                 for m in native.members
             ]
+            if compile_dir is not None:
+                for _, fast in self._members:
+                    if fast is not None:
+                        fast.compiled = compile_booster(fast.booster, compile_dir, raw_score=True)
         elif loaded.flavor == "lightgbm":
-            from pmle.serving.native import FastBooster
+            from pmle.serving.native import FastBooster, compile_booster
 
             self._path = "lightgbm"
             self._booster = FastBooster(native, raw_score=False)
+            if compile_dir is not None:
+                self._booster.compiled = compile_booster(native, compile_dir, raw_score=False)
             self._codes = {
                 c.name: {v: float(i) for i, v in enumerate(c.categories)}
                 for c in self.signature.inputs
@@ -208,6 +216,15 @@ class ServedModel:
             if not np.all((column == 0) | (column == 1) | np.isnan(column)):
                 return None
         return Columns.of_matrix(matrix, names)
+
+    @property
+    def compiled(self) -> bool:
+        """Whether some trees run as compiled code."""
+        if self._path == "lightgbm":
+            return self._booster.compiled is not None
+        if self._path == "ensemble":
+            return any(f is not None and f.compiled is not None for _, f in self._members)
+        return False
 
     @property
     def fast(self) -> bool:
@@ -348,8 +365,8 @@ class ServedModel:
         return pd.DataFrame({name: cols.data[name] for name in self.input_names})
 
 
-def load_served(path: Any) -> ServedModel:
-    """A model folder ready for serving."""
+def load_served(path: Any, compile_dir: Path | None = None) -> ServedModel:
+    """A model folder ready for serving (`compile_dir`: compile its trees, cached there)."""
     from pmle.models.format import load_model
 
-    return ServedModel(load_model(path))
+    return ServedModel(load_model(path), compile_dir)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -185,6 +186,7 @@ deployed_models = Table(
     Column("traffic_percent", Integer, nullable=False),
     Column("max_batch_size", Integer, nullable=False),
     Column("max_wait_ms", Float, nullable=False),
+    Column("compile", Boolean, nullable=False, default=False),  # compiled trees (treelite)
     # Counters the servers add their deltas to.
     Column("request_count", Integer, nullable=False, default=0),
     Column("error_count", Integer, nullable=False, default=0),
