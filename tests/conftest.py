@@ -147,11 +147,17 @@ def running(app: Any) -> Iterator[str]:
 
 
 @pytest.fixture
-def server(deployed: Workspace) -> Iterator[str]:
-    """A real server on loopback over the `deployed` workspace (fast polling)."""
+def app(deployed: Workspace) -> Any:
+    """The ASGI app over the `deployed` workspace (fast polling)."""
     from pmle.server.app import PmleApp
 
-    with running(PmleApp(deployed, poll_s=0.1)) as url:
+    return PmleApp(deployed, poll_s=0.1)
+
+
+@pytest.fixture
+def server(app: Any) -> Iterator[str]:
+    """A real server on loopback running `app`."""
+    with running(app) as url:
         yield url
 
 

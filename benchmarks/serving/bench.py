@@ -64,6 +64,7 @@ _live: list[subprocess.Popen] = []  # servers to stop if the harness dies
 # (max batch 64, max wait 0 ms); `--no-batching` turns it off.
 # ---------------------------------------------------------------------------------------------
 
+PMLE_ARGS = "--compile"  # compiled trees: what a deployment chasing throughput uses
 PMLE_BATCH_ARGS = "--max-batch-size 64 --max-wait-ms 2"
 PMLE_NOBATCH_ARGS = "--no-batching"
 
@@ -167,7 +168,7 @@ def make_server(
     build = json.loads((WORK / "build.json").read_text())
     if system == "pmle":
         deploy_args = {
-            "default": [],
+            "default": shlex.split(args.pmle_args),
             "nobatch": shlex.split(args.pmle_nobatch_args),
             "batch": shlex.split(args.pmle_batch_args),
         }[variant]
@@ -731,6 +732,11 @@ def main() -> int:
     ap.add_argument("--server-cpu", default="0")
     ap.add_argument("--client-cpu", default="1")
     ap.add_argument("--ready-timeout", type=float, default=120)
+    ap.add_argument(
+        "--pmle-args",
+        default=PMLE_ARGS,
+        help=f"`pmle endpoints deploy` flags for pmle's main runs (default: {PMLE_ARGS!r})",
+    )
     ap.add_argument(
         "--pmle-batch-args",
         default=PMLE_BATCH_ARGS,

@@ -133,11 +133,8 @@ def test_payload_limit(server: str) -> None:
 
 
 def test_model_that_raises_gives_500_and_the_server_keeps_serving(
-    server: str, table: pd.DataFrame
+    server: str, app: Any, table: pd.DataFrame
 ) -> None:
-    from pmle.server.app import PmleApp
-
-    app = next(a for a in _apps() if isinstance(a, PmleApp))
     batcher = app.state.endpoints["churn"].deployments["1"].batcher
     original = batcher._predict
 
@@ -150,14 +147,6 @@ def test_model_that_raises_gives_500_and_the_server_keeps_serving(
     assert r.status_code == 500 and "disk on fire" in r.json()["error"]["message"]
     batcher._predict = original
     assert httpx.post(f"{server}{VX}/churn:predict", json=rows).status_code == 200
-
-
-def _apps() -> list[Any]:
-    import gc
-
-    from pmle.server.app import PmleApp
-
-    return [o for o in gc.get_objects() if isinstance(o, PmleApp)]
 
 
 def test_split_90_10_over_2000_requests(

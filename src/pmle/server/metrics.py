@@ -31,10 +31,14 @@ class Histogram:
         self.sum += value
 
 
-def _labels(pairs: tuple[tuple[str, str], ...]) -> str:
+_NAMES = ("endpoint", "deployed_model", "protocol", "code")
+
+
+def _labels(values: tuple[str, ...], extra: tuple[tuple[str, str], ...] = ()) -> str:
     def esc(v: str) -> str:
         return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
+    pairs = (*zip(_NAMES, values, strict=False), *extra)
     return ",".join(f'{k}="{esc(v)}"' for k, v in pairs)
 
 
@@ -42,10 +46,12 @@ class Metrics:
     """Request, latency, batch and error figures of one server process."""
 
     def __init__(self) -> None:
-        self.requests: dict[tuple[tuple[str, str], ...], int] = defaultdict(int)
-        self.latency: dict[tuple[tuple[str, str], ...], Histogram] = {}
-        self.batch_rows: dict[tuple[tuple[str, str], ...], Histogram] = {}
-        self.rows: dict[tuple[tuple[str, str], ...], int] = defaultdict(int)
+        # Keys are plain tuples (endpoint, deployed model[, protocol, code]): labels are only
+        # spelled out when /metrics is read.
+        self.requests: dict[tuple[str, ...], int] = defaultdict(int)
+        self.latency: dict[tuple[str, ...], Histogram] = {}
+        self.batch_rows: dict[tuple[str, ...], Histogram] = {}
+        self.rows: dict[tuple[str, ...], int] = defaultdict(int)
         # Since the last flush to the metadata store: deployed model id → counters.
         self._pending: dict[str, dict[str, Any]] = {}
 
@@ -53,8 +59,8 @@ class Metrics:
         self, *, endpoint: str, deployed: str, protocol: str, code: int, seconds: float, rows: int
     ) -> None:
         """Count one prediction request."""
-        key = (("endpoint", endpoint), ("deployed_model", deployed))
-        self.requests[(*key, ("protocol", protocol), ("code", str(code)))] += 1
+        key = (endpoint, deployed)
+        self.requests[(endpoint, deployed, protocol, str(code))] += 1
         hist = self.latency.get(key)
         if hist is None:
             hist = self.latency[key] = Histogram(_LATENCY_S)
@@ -70,15 +76,16 @@ class Metrics:
                     "latency_ms_sum": 0.0,
                     "latency_buckets": [0] * (len(LATENCY_BUCKETS_MS) + 1),
                 }
+            ms = seconds * 1000.0
             p["requests"] += 1
             p["errors"] += code >= 400
             p["rows"] += rows
-            p["latency_ms_sum"] += seconds * 1000.0
-            p["latency_buckets"][bisect.bisect_left(LATENCY_BUCKETS_MS, seconds * 1000.0)] += 1
+            p["latency_ms_sum"] += ms
+            p["latency_buckets"][bisect.bisect_left(LATENCY_BUCKETS_MS, ms)] += 1
 
     def batch(self, *, endpoint: str, deployed: str, requests: int, rows: int) -> None:
         """Record the size of one predict call."""
-        key = (("endpoint", endpoint), ("deployed_model", deployed))
+        key = (endpoint, deployed)
         hist = self.batch_rows.get(key)
         if hist is None:
             hist = self.batch_rows[key] = Histogram(_BATCH_ROWS)
@@ -112,16 +119,14 @@ class Metrics:
         return "\n".join(lines) + "\n"
 
 
-def _histogram(
-    name: str, help_text: str, series: dict[tuple[tuple[str, str], ...], Histogram]
-) -> list[str]:
+def _histogram(name: str, help_text: str, series: dict[tuple[str, ...], Histogram]) -> list[str]:
     lines = [f"# HELP {name} {help_text}", f"# TYPE {name} histogram"]
     for key, h in sorted(series.items()):
         acc = 0
         for bound, count in zip((*h.bounds, float("inf")), h.counts, strict=True):
             acc += count
             le = "+Inf" if bound == float("inf") else repr(float(bound))
-            lines.append(f"{name}_bucket{{{_labels((*key, ('le', le)))}}} {acc}")
+            lines.append(f"{name}_bucket{{{_labels(key, (('le', le),))}}} {acc}")
         lines.append(f"{name}_sum{{{_labels(key)}}} {h.sum}")
         lines.append(f"{name}_count{{{_labels(key)}}} {acc}")
     return lines

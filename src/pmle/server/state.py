@@ -187,6 +187,7 @@ class ServerState:
         """Load everything, then poll in the background."""
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.refresh, True)
+        _freeze()
         self._task = loop.create_task(self._poll())
 
     async def _poll(self) -> None:
@@ -199,6 +200,7 @@ class ServerState:
                     for b in self._dropped:
                         await b.close()
                     self._dropped = []
+                    _freeze()
                 # Counters are taken on the loop thread, which is the only one updating them.
                 pending = self.metrics.take_pending()
                 await loop.run_in_executor(None, self.flush, pending)
@@ -231,3 +233,13 @@ class ServerState:
     def deployments_info(self) -> dict[str, Any]:
         """A summary for the server metadata route."""
         return {name: sorted(e.deployments) for name, e in self.endpoints.items()}
+
+
+def _freeze() -> None:
+    """Move everything alive now (libraries, loaded models) out of the garbage collector's
+    sight: they live as long as the server, and full collections scanning them paused requests
+    for tens of milliseconds (the p99 of the serving benchmark)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()

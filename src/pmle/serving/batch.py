@@ -13,6 +13,9 @@ staging folder as `part-000123.parquet` by temp file and rename, so a killed run
 finished parts. A rerun with the same model version, input and chunk size skips those parts.
 At the end the parts are streamed into the output (written to a temp file and renamed, so the
 output is never half-written), the run is recorded in lineage and the staging folder removed.
+
+`runner="ray"` predicts the same chunks on a pool of Ray Data actors (`pmle.serving.batch_ray`,
+extra `pmle[ray]`); parts, resume, output and lineage are those of the local runner.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ if TYPE_CHECKING:
     from pmle.serving.batch_io import ChunkReader, PredictionColumns, Source, Target
     from pmle.workspace import Workspace
 
-#: Runners batch prediction knows; only `local` exists so far.
+#: Runners batch prediction knows: in this process, or on Ray Data actors.
 RUNNERS = ("local", "ray")
 EXECUTION_TYPE = "BatchPrediction"
 
@@ -97,7 +100,8 @@ def batch_predict(
     `input` is a dataset reference or a .parquet / .csv / .jsonl file; `output` is a .parquet or
     .csv file, or else the name of a dataset that gets a new version. With `resume`, chunks a
     killed run finished are reused. `progress(rows_done, rows_total)` is called after each chunk
-    (`rows_total` is None when the input does not say, as for CSV)."""
+    (`rows_total` is None when the input does not say, as for CSV). `runner` is "local" (this
+    process) or "ray" (Ray Data actors, same parts and output; see `pmle.serving.batch_ray`)."""
     from pmle.serving.batch_io import (
         PredictionColumns,
         open_source,
@@ -109,13 +113,12 @@ def batch_predict(
     )
 
     started = time.perf_counter()
-    if runner != "local":
-        if runner == "ray":
-            raise InvalidInput(
-                "the ray runner is not available for batch prediction yet",
-                hint="use --runner local (the default)",
-            )
+    if runner not in RUNNERS:
         raise InvalidInput(f"unknown runner {runner!r}", hint=f"use one of {', '.join(RUNNERS)}")
+    if runner == "ray":
+        from pmle.compute.ray_runtime import import_ray
+
+        import_ray("batch prediction with runner='ray'")  # fail before any work
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
         raise InvalidInput(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
     mv = ws.models.get(model_ref)  # resolved once: an alias moving mid-run changes nothing
@@ -133,17 +136,32 @@ def batch_predict(
         else ws.state_dir / "tmp" / "batch" / key[:24]
     )
     with _staging(staging, key, resume):
-        rows = chunks = skipped = 0
-        for index, chunk in enumerate(reader.chunks()):
-            part = part_path(staging, index)
-            if part_rows(part) == chunk.num_rows:
-                skipped += 1  # finished by an earlier run
-            else:
-                write_part(part, columns.add(chunk))
-            chunks += 1
-            rows += chunk.num_rows
-            if progress is not None:
-                progress(rows, reader.total_rows)
+        if runner == "ray":
+            from pmle.serving.batch_io import forced_types
+            from pmle.serving.batch_ray import predict_parts
+
+            rows, chunks, skipped = predict_parts(
+                source.path,
+                source.fmt,
+                forced_types(model),
+                ws.models.path(mv.ref),
+                chunk_rows,
+                staging,
+                total_rows=reader.total_rows,
+                progress=progress,
+            )
+        else:
+            rows = chunks = skipped = 0
+            for index, chunk in enumerate(reader.chunks()):
+                part = part_path(staging, index)
+                if part_rows(part) == chunk.num_rows:
+                    skipped += 1  # finished by an earlier run
+                else:
+                    write_part(part, columns.add(chunk))
+                chunks += 1
+                rows += chunk.num_rows
+                if progress is not None:
+                    progress(rows, reader.total_rows)
         parts = [part_path(staging, i) for i in range(chunks)]
         schema = _output_schema(parts, reader, columns)
         props = {

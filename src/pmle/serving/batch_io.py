@@ -226,14 +226,18 @@ def resolve_output(given: str | os.PathLike[str], source: Source) -> Target:
     return Target("dataset", text, None, "parquet")
 
 
-def open_source(source: Source, model: LoadedModel, chunk_rows: int) -> ChunkReader:
-    """Open the input for streaming, with the model's string and float columns pinned."""
+def forced_types(model: LoadedModel) -> dict[str, pa.DataType]:
+    """The model's string and float input columns with their Arrow types, pinned when reading
+    so that the first block's guess cannot disagree with the model or with later blocks."""
     import pyarrow as pa
 
-    # Pinned so that the first block's guess cannot disagree with the model or with later blocks.
     pinned = {"string": pa.string(), "float": pa.float64()}
-    forced = {c.name: pinned[c.type] for c in model.signature.inputs if c.type in pinned}
-    return open_reader(source.path, source.fmt, chunk_rows, forced)
+    return {c.name: pinned[c.type] for c in model.signature.inputs if c.type in pinned}
+
+
+def open_source(source: Source, model: LoadedModel, chunk_rows: int) -> ChunkReader:
+    """Open the input for streaming, with the model's string and float columns pinned."""
+    return open_reader(source.path, source.fmt, chunk_rows, forced_types(model))
 
 
 # -- predictions --------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ predictions `LoadedModel.predict` gives.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -188,6 +189,8 @@ class ServedModel:
             }
             self._numeric -= set(self._codes)
         self._all_numeric = all(c in self._numeric for c in self.input_names)
+        getter = operator.itemgetter(*self.input_names)
+        self._getter = getter if len(self.input_names) > 1 else (lambda inst: (getter(inst),))
         types = [c.type for c in self.signature.inputs]
         self._boolean_at = [j for j, t in enumerate(types) if t == "boolean"]
         if self.classes:
@@ -203,7 +206,8 @@ class ServedModel:
         names = self.input_names
         try:
             if isinstance(instances[0], Mapping):
-                rows = [[inst[c] for c in names] for inst in instances]
+                # itemgetter pulls a row's values in C: about twice as fast as a comprehension.
+                rows = list(map(self._getter, instances))
             else:
                 rows = instances
             matrix = np.array(rows, dtype="float64")
@@ -352,8 +356,16 @@ class ServedModel:
         return self._booster.predict(x)
 
     def _from_scores(self, scores: np.ndarray) -> Prediction:
+        import numpy as np
+
         from pmle.models.flavors import proba_from_scores
 
+        if self.task == "binary" and scores.ndim == 1:
+            # proba_from_scores' stacking, without its general-purpose overhead.
+            proba = np.empty((len(scores), 2))
+            proba[:, 1] = scores
+            np.subtract(1.0, scores, out=proba[:, 0])
+            return Prediction(self._labels[(scores > proba[:, 0]).astype(np.intp)], proba)
         if self.task in {"binary", "multiclass"}:
             proba = proba_from_scores(self.task, scores)
             return Prediction(self._labels[proba.argmax(axis=1)], proba)
