@@ -59,7 +59,7 @@ def test_errors_are_one_line(scored_ws: tuple[Workspace, Path], tmp_path: Path) 
         ("m", "-i", "unknown", "-o", "x"): "no dataset named 'unknown'",
         ("m", "-i", str(tmp_path / "no.csv"), "-o", "x"): "no such file",
         ("m", "-i", str(src), "-o", "x.jsonl"): "unknown output format",
-        ("m", "-i", str(src), "-o", "x", "--runner", "ray"): "ray runner is not available",
+        ("m", "-i", str(src), "-o", "x", "--runner", "spark"): "unknown runner 'spark'",
     }
     for args, message in cases.items():
         code, text = run(ws, *args)

@@ -62,6 +62,8 @@ def test_endpoint_lifecycle(
         (["endpoints", "deploy", "churn", "-m", "ghost@4"], "ghost"),
         (["endpoints", "create", "churn"], "already exists"),
         (["tokens", "revoke", "nobody"], "no active token"),
+        (["serve", "--runner", "k8s"], "unknown runner 'k8s'"),
+        (["serve", "--replicas", "2"], "--replicas and --ray-address are for --runner ray"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(

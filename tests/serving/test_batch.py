@@ -297,7 +297,6 @@ def test_bad_inputs(clf_ws: Workspace, frame: pd.DataFrame, tmp_path: Path) -> N
         ({"output": tmp_path / "out.jsonl"}, InvalidInput, "unknown output format"),
         ({"output": "bad name!"}, InvalidInput, "invalid output dataset name"),
         ({"output": src}, InvalidInput, "is the input file"),
-        ({"runner": "ray"}, InvalidInput, "ray runner is not available"),
         ({"runner": "spark"}, InvalidInput, "unknown runner"),
         ({"chunk_rows": 0}, InvalidInput, "chunk_rows must be a positive integer"),
     ]

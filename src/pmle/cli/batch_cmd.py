@@ -30,7 +30,9 @@ def batch_predict(
     no_resume: Annotated[
         bool, typer.Option("--no-resume", help="redo chunks an interrupted run finished")
     ] = False,
-    runner: Annotated[str, typer.Option("--runner", help="local (ray: not yet)")] = "local",
+    runner: Annotated[
+        str, typer.Option("--runner", help="local, or ray (Ray Data actors; pmle[ray])")
+    ] = "local",
     fmt: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text",
 ) -> None:
     """Predict every row of INPUT with MODEL; write instances and predictions to OUTPUT.

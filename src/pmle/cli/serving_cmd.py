@@ -249,20 +249,31 @@ def serve(
         str, typer.Option(help="interface to bind (loopback by default)")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port")] = 8080,
-    workers: Annotated[int, typer.Option(help="server processes")] = 1,
+    workers: Annotated[int, typer.Option(help="server processes (local runner)")] = 1,
     require_token: Annotated[
         bool, typer.Option("--require-token", help="prediction routes need a bearer token too")
     ] = False,
     max_body_mb: Annotated[float, typer.Option(help="request size limit (413 above)")] = 1.5,
+    runner: Annotated[
+        str, typer.Option("--runner", help="local (uvicorn), or ray (Ray Serve; pmle[ray])")
+    ] = "local",
+    replicas: Annotated[
+        int | None, typer.Option("--replicas", help="Ray Serve replicas (--runner ray)")
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option("--ray-address", help="join this Ray cluster (--runner ray; default: local)"),
+    ] = None,
 ) -> None:
     """Serve every endpoint of the workspace (Vertex AI, KServe V1 and V2 routes, /metrics)."""
     from pmle.server.run import serve as run_server
 
     ws = open_ws()
     err = console(stderr=True)
+    scale = f"{replicas or 1} Ray Serve replica(s)" if runner == "ray" else f"{workers} worker(s)"
     err.print(
         f"serving {len(ws.endpoints.list())} endpoint(s) of {ws.root} on http://{host}:{port} "
-        f"with {workers} worker(s) — Ctrl-C stops"
+        f"with {scale} — Ctrl-C stops"
     )
     run_server(
         str(ws.root) if state.workspace is None else state.workspace,
@@ -271,6 +282,9 @@ def serve(
         workers=workers,
         require_token=require_token,
         max_body_bytes=int(max_body_mb * 1024 * 1024),
+        runner=runner,
+        replicas=replicas,
+        ray_address=ray_address,
     )
 
 
