@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -27,8 +26,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
 
 from bench_datasets import DATASETS, HIGHER_IS_BETTER  # noqa: E402
+from mdsection import cpu_model, replace_section  # noqa: E402
 
 SECTION = "## AutoML (issue 3)"
 SYSTEM_ORDER = ["pmle", "flaml", "ag_medium", "ag_best", "lightgbm"]
@@ -37,14 +38,7 @@ WITHIN = 0.01  # "within 1% of the best metric"
 
 
 def machine() -> str:
-    cpu = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     ram = "?"
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -388,19 +382,6 @@ def build(results: Path, budgets: list[int] | None) -> str:
     return "\n".join(L).rstrip() + "\n"
 
 
-def replace_section(doc: str, section: str) -> str:
-    lines = doc.splitlines(keepends=True)
-    start = next((i for i, ln in enumerate(lines) if ln.rstrip() == SECTION), None)
-    if start is None:
-        sep = "" if doc.endswith("\n\n") or not doc else ("\n" if doc.endswith("\n") else "\n\n")
-        return doc + sep + section
-    end = next(
-        (j for j in range(start + 1, len(lines)) if re.match(r"^## (?!#)", lines[j])), len(lines)
-    )
-    tail = "".join(lines[end:])
-    return "".join(lines[:start]) + section + ("\n" + tail if tail else "")
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--results", type=Path, default=HERE / "results")
@@ -417,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     (a.results / "report.md").write_text(text)
     md = a.benchmarks_md
     doc = md.read_text() if md.exists() else "# Benchmarks\n\n"
-    md.write_text(replace_section(doc, text))
+    md.write_text(replace_section(doc, SECTION, text))
     print(text)
     print(f"[report] wrote {md} (section '{SECTION}') and {a.results / 'report.md'}")
     return 0

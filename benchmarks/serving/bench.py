@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # benchmarks/mdsection.py
 ROOT = HERE.parent.parent
 VENVS = ROOT / "benchmarks" / ".venvs"
 WORK = HERE / "work"
@@ -678,14 +679,9 @@ def wrk_version() -> str:
 
 
 def machine() -> dict[str, Any]:
-    cpu = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from mdsection import cpu_model
+
+    cpu = cpu_model()
     return {
         "cpus": os.cpu_count(),
         "cpu": cpu,

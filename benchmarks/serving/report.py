@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
+sys.path.insert(0, str(HERE.parent))
+
+from mdsection import replace_section  # noqa: E402
 
 SECTION = "## Serving (issue 4)"
 OURS = "pmle"
@@ -272,19 +274,6 @@ def _variant_note(r: dict) -> str:
     return {"batch": "batching on", "nobatch": "batching off"}.get(r.get("variant", ""), "")
 
 
-def replace_section(doc: str, section: str) -> str:
-    lines = doc.splitlines(keepends=True)
-    start = next((i for i, ln in enumerate(lines) if ln.rstrip() == SECTION), None)
-    if start is None:
-        sep = "" if doc.endswith("\n\n") or not doc else ("\n" if doc.endswith("\n") else "\n\n")
-        return doc + sep + section
-    end = next(
-        (j for j in range(start + 1, len(lines)) if re.match(r"^## (?!#)", lines[j])), len(lines)
-    )
-    tail = "".join(lines[end:])
-    return "".join(lines[:start]) + section + ("\n" + tail if tail else "")
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--results", type=Path, default=HERE / "results")
@@ -299,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     (a.results / "report.md").write_text(text)
     md = a.benchmarks_md
     doc = md.read_text() if md.exists() else "# Benchmarks\n\n"
-    md.write_text(replace_section(doc, text))
+    md.write_text(replace_section(doc, SECTION, text))
     print(text)
     print(f"[report] wrote {md} (section '{SECTION}') and {a.results / 'report.md'}")
     return 0

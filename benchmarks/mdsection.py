@@ -1,0 +1,32 @@
+"""What the benchmark reports share: replacing their own section of BENCHMARKS.md, the CPU model."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+
+def replace_section(doc: str, heading: str, section: str) -> str:
+    """`doc` with the `## heading` section (up to the next `## `) replaced by `section`, or
+    `section` appended when there is none yet."""
+    lines = doc.splitlines(keepends=True)
+    start = next((i for i, ln in enumerate(lines) if ln.rstrip() == heading), None)
+    if start is None:
+        sep = "" if doc.endswith("\n\n") or not doc else ("\n" if doc.endswith("\n") else "\n\n")
+        return doc + sep + section
+    end = next(
+        (j for j in range(start + 1, len(lines)) if re.match(r"^## (?!#)", lines[j])), len(lines)
+    )
+    tail = "".join(lines[end:])
+    return "".join(lines[:start]) + section + ("\n" + tail if tail else "")
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo, or "?"."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "?"
