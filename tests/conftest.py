@@ -171,3 +171,34 @@ def make_classifier() -> Any:
 def run_app() -> Any:
     """`with run_app(asgi_app) as url:` — serve an app on loopback for the block."""
     return running
+
+
+def _wait_ready(
+    url: str, proc: Any, timeout_s: float = 60.0, path: str = "/v2/health/ready"
+) -> None:
+    """Wait until a server process answers `path` with 200; fail with its stderr if it dies."""
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(f"{url}{path}").status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            raise AssertionError(f"the server exited: {proc.communicate()[1]}")
+        assert time.monotonic() < deadline, f"the server was not ready within {timeout_s:g} s"
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def wait_ready() -> Any:
+    """`wait_ready(url, proc, timeout_s)`: block until a started server process is ready."""
+    return _wait_ready
+
+
+@pytest.fixture
+def port() -> int:
+    """A free loopback port."""
+    return free_port()

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
+from typing import Any
 
 import httpx
 import pandas as pd
@@ -84,10 +83,9 @@ def test_tokens(deployed: Workspace) -> None:
     assert "revoked" in _run(deployed, "tokens", "list").output
 
 
-def test_serve_with_two_workers(deployed: Workspace, table: pd.DataFrame) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+def test_serve_with_two_workers(
+    deployed: Workspace, table: pd.DataFrame, port: int, wait_ready: Any
+) -> None:
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -109,16 +107,7 @@ def test_serve_with_two_workers(deployed: Workspace, table: pd.DataFrame) -> Non
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/v2/health/ready").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
+        wait_ready(url, proc, 60)
         rows = (
             table.head(2)
             .astype(object)

@@ -59,8 +59,9 @@ def _kill_session(sid: int) -> None:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds Ray's processes in /proc")
-def test_two_replicas_serve_the_same_routes(deployed: Workspace, table: pd.DataFrame) -> None:
-    port = _free_port()
+def test_two_replicas_serve_the_same_routes(
+    deployed: Workspace, table: pd.DataFrame, port: int, wait_ready: Any
+) -> None:
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -84,16 +85,7 @@ def test_two_replicas_serve_the_same_routes(deployed: Workspace, table: pd.DataF
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if httpx.get(f"{url}/v2/health/ready").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, proc.communicate()[1]
-            assert time.monotonic() < deadline, "Ray Serve did not get ready within 180 s"
-            time.sleep(0.5)
+        wait_ready(url, proc, 180)
         rows = table.head(7)
         model = deployed.models.load("churn")
         with httpx.Client(base_url=url, timeout=30) as client:

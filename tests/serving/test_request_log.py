@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -76,11 +75,10 @@ serve(sys.argv[1], port=int(sys.argv[2]))
 
 
 @pytest.mark.slow
-def test_killed_server_leaves_readable_log_files(deployed: Workspace, table: pd.DataFrame) -> None:
+def test_killed_server_leaves_readable_log_files(
+    deployed: Workspace, table: pd.DataFrame, port: int, wait_ready: Any
+) -> None:
     deployed.endpoints.update("churn", log_sampling=1.0)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     proc = subprocess.Popen(
         [sys.executable, "-c", SERVER, str(deployed.root), str(port)],
         stdout=subprocess.DEVNULL,
@@ -103,15 +101,8 @@ def test_killed_server_leaves_readable_log_files(deployed: Workspace, table: pd.
 
     thread = threading.Thread(target=load, daemon=True)
     try:
+        wait_ready(url, proc, 60)
         deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/health").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr
-            time.sleep(0.1)
         thread.start()
         while len(list(deployed.prediction_log_dir.glob("*/*.parquet"))) < 3:
             assert time.monotonic() < deadline, "the server wrote no log files"
