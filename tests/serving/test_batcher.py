@@ -67,11 +67,12 @@ def test_max_batch_size_caps_rows_per_call() -> None:
     assert max(model.calls) <= 8 and sum(model.calls) == 40
 
 
-def test_max_wait_fills_a_batch() -> None:
+def test_under_load_a_batch_waits_to_fill() -> None:
     model = SlowDouble()
 
-    async def staggered() -> None:
+    async def burst_then_staggered() -> None:
         batcher = Batcher(model, max_batch_size=64, max_wait_ms=100)
+        await asyncio.gather(*(batcher.predict(_cols([i])) for i in range(5)))  # concurrent
 
         async def one(i: int) -> None:
             await asyncio.sleep(0.005 * i)
@@ -80,8 +81,23 @@ def test_max_wait_fills_a_batch() -> None:
         await asyncio.gather(*(one(i) for i in range(10)))
         await batcher.close()
 
-    asyncio.run(staggered())
-    assert model.calls == [10]
+    asyncio.run(burst_then_staggered())
+    assert model.calls == [5, 10]
+
+
+def test_a_lone_request_never_waits() -> None:
+    model = SlowDouble()
+
+    async def lone() -> float:
+        batcher = Batcher(model, max_batch_size=64, max_wait_ms=1000)
+        t0 = time.perf_counter()
+        for i in range(3):
+            await batcher.predict(_cols([i]))
+        await batcher.close()
+        return time.perf_counter() - t0
+
+    assert asyncio.run(lone()) < 2.0  # three 20 ms calls, not three 1 s windows
+    assert model.calls == [1, 1, 1]
 
 
 @pytest.mark.parametrize("size", [1, 64])

@@ -163,8 +163,9 @@ def deploy(
         int, typer.Option(help="rows per predict call when batching concurrent requests")
     ] = 64,
     max_wait_ms: Annotated[
-        float, typer.Option(help="how long a batch may wait to fill (0: never wait)")
-    ] = 0.0,
+        float,
+        typer.Option(help="how long a batch may wait to fill under concurrent load (0: never)"),
+    ] = 2.0,
     no_batching: Annotated[
         bool, typer.Option("--no-batching", help="one predict call per request")
     ] = False,

@@ -2,7 +2,9 @@
 
 Requests queue while the model is busy; when it is free, everything queued (up to
 `max_batch_size` rows) goes in one call, so a lone request waits for nothing and a burst is
-served in few calls. `max_wait_ms` optionally holds a batch open a little longer to fill it.
+served in few calls. Under concurrent load (the previous batch held several requests) a batch
+is held open up to `max_wait_ms` to fill; after a lone request nothing waits, so a quiet
+endpoint answers at once.
 Small batches are predicted on the event loop itself: handing them to a thread costs more
 (a context switch each way, on a core the server shares with nothing) than the trees take,
 and requests arriving meanwhile simply wait in the socket buffers to form the next batch.
@@ -66,10 +68,11 @@ class Batcher:
         assert self._queue is not None
         queue = self._queue
         loop = asyncio.get_running_loop()
+        busy = False  # did the last batch coalesce several requests?
         while True:
             batch = [await queue.get()]
             rows = batch[0].cols.n
-            deadline = loop.time() + self.max_wait_s
+            deadline = loop.time() + (self.max_wait_s if busy else 0.0)
             while rows < self.max_batch_size:
                 if queue.empty():
                     remaining = deadline - loop.time()
@@ -83,6 +86,7 @@ class Batcher:
                     job = queue.get_nowait()
                 batch.append(job)
                 rows += job.cols.n
+            busy = len(batch) > 1
             await self._execute(loop, batch, rows)
 
     async def _execute(self, loop: asyncio.AbstractEventLoop, batch: list[_Job], rows: int) -> None:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from pmle.workspace import Workspace
 
 DEFAULT_MAX_BATCH_SIZE = 64
-DEFAULT_MAX_WAIT_MS = 0.0
+DEFAULT_MAX_WAIT_MS = 2.0
 #: Latency histogram bucket upper bounds (ms) kept per deployed model.
 LATENCY_BUCKETS_MS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000)
 
