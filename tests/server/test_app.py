@@ -105,6 +105,7 @@ def test_v2_single_tensor_and_errors(server: str, deployed: Workspace, table: pd
     [
         ("POST", f"{VX}/churn:predict", b"{not json", 400, "malformed JSON"),
         ("POST", f"{VX}/churn:predict", b"", 400, "body is empty"),
+        ("POST", f"{VX}/churn:predict", b"[" * 50_000 + b"]" * 50_000, 400, "malformed JSON"),
         ("POST", f"{VX}/churn:predict", b'{"rows": []}', 400, "has no 'instances'"),
         ("POST", f"{VX}/churn:predict", b'{"instances": [{"x": 1}]}', 400, "missing field 'n'"),
         ("POST", f"{VX}/nosuch:predict", b'{"instances": [{}]}', 404, "no endpoint named 'nosuch'"),

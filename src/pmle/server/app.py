@@ -101,7 +101,7 @@ def parse_json(data: bytes) -> Any:
     except orjson.JSONDecodeError as exc:
         try:
             return json.loads(data)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise InvalidInput(f"malformed JSON: {exc}")
 
 
