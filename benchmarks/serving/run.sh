@@ -4,7 +4,8 @@
 #
 #   bash benchmarks/serving/run.sh [--systems pmle,mlflow,mlserver,fastapi] [--duration 20]
 #                                  [--warmup 3] [--connections 64] [--payloads 1,100]
-#                                  [--pmle-batch-args="..."] [--pmle-nobatch-args="..."]
+#                                  [--pmle-args="..."] [--pmle-batch-args="..."]
+#                                  [--pmle-nobatch-args="..."]
 #                                  [--no-pmle-batching-runs] [--check-only] [--resume]
 #                                  [--results DIR] [--no-report] [--allow-busy]
 #
@@ -37,7 +38,7 @@ while [ $# -gt 0 ]; do
         --check-only) check_only=1; report=0; args+=("$1"); shift ;;
         --no-report) report=0; shift ;;
         --allow-busy) allow_busy=1; shift ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
         *) args+=("$1"); shift ;;
     esac
 done
