@@ -49,7 +49,7 @@ def test_logged_requests_appear_in_the_warehouse_view(
         # Not sampled: the other endpoint logs nothing.
         httpx.post(f"{url}{VX}/value:predict", json={"instances": rows})
         deadline = time.monotonic() + 10
-        while not list(deployed.prediction_log_dir.glob("*/*.parquet")):
+        while not list(deployed.prediction_log_dir.glob("[!_]*/*.parquet")):
             assert time.monotonic() < deadline, "no log file was written"
             time.sleep(0.1)
     # The server flushes the rest on shutdown.
@@ -104,7 +104,7 @@ def test_killed_server_leaves_readable_log_files(
         wait_ready(url, proc, 60)
         deadline = time.monotonic() + 60
         thread.start()
-        while len(list(deployed.prediction_log_dir.glob("*/*.parquet"))) < 3:
+        while len(list(deployed.prediction_log_dir.glob("[!_]*/*.parquet"))) < 3:
             assert time.monotonic() < deadline, "the server wrote no log files"
             time.sleep(0.05)
         os.killpg(proc.pid, signal.SIGKILL)  # no shutdown, no final flush
@@ -113,8 +113,23 @@ def test_killed_server_leaves_readable_log_files(
         proc.kill()
         proc.wait()
     thread.join()
-    files = sorted(deployed.prediction_log_dir.glob("*/*.parquet"))
+    files = sorted(deployed.prediction_log_dir.glob("[!_]*/*.parquet"))
     total = sum(pq.read_table(f).num_rows for f in files)  # every visible file is complete
     assert total > 0 and total % 20 == 0
     n = deployed.warehouse.query_arrow("SELECT count(*) AS n FROM prediction_log").to_pylist()
     assert n[0]["n"] == total
+
+
+def test_the_view_exists_before_anything_is_logged(ws: Workspace) -> None:
+    got = ws.warehouse.query_arrow("SELECT * FROM prediction_log")
+    assert got.num_rows == 0
+    assert got.column_names == [
+        "time",
+        "endpoint",
+        "deployed_model_id",
+        "model",
+        "request_id",
+        "instance",
+        "prediction",
+        "latency_ms",
+    ]

@@ -21,10 +21,36 @@ FLUSH_ROWS = 2000
 FLUSH_SECONDS = 1.0
 
 
+def schema() -> Any:
+    """The columns of a log file."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("time", pa.timestamp("us", tz="UTC")),
+            ("endpoint", pa.string()),
+            ("deployed_model_id", pa.string()),
+            ("model", pa.string()),
+            ("request_id", pa.string()),
+            ("instance", pa.string()),
+            ("prediction", pa.string()),
+            ("latency_ms", pa.float64()),
+        ]
+    )
+
+
 def log_view(directory: Path) -> list[tuple[str, str]]:
-    """The warehouse view over the log files, when there are any."""
-    if not directory.is_dir() or not any(directory.glob("*/*.parquet")):
-        return []
+    """The warehouse view over the log files. An empty file with the columns sits among them
+    (in `_schema/`), so the view exists, with no rows, before anything is logged."""
+    empty = directory / "_schema" / "empty.parquet"
+    if not empty.is_file():
+        import pyarrow.parquet as pq
+
+        from pmle._util import atomic_write
+
+        empty.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(empty) as fh:
+            pq.write_table(schema().empty_table(), fh)
     return [(VIEW, str(directory / "*" / "*.parquet"))]
 
 
@@ -112,19 +138,10 @@ class RequestLogger:
         import pyarrow.parquet as pq
 
         cols = list(zip(*rows, strict=True))
-        table = pa.table(
-            {
-                "time": pa.array(
-                    [int(t * 1_000_000) for t in cols[0]], pa.timestamp("us", tz="UTC")
-                ),
-                "endpoint": pa.array(cols[1], pa.string()),
-                "deployed_model_id": pa.array(cols[2], pa.string()),
-                "model": pa.array(cols[3], pa.string()),
-                "request_id": pa.array(cols[4], pa.string()),
-                "instance": pa.array(cols[5], pa.string()),
-                "prediction": pa.array(cols[6], pa.string()),
-                "latency_ms": pa.array(cols[7], pa.float64()),
-            }
+        cols[0] = tuple(int(t * 1_000_000) for t in cols[0])  # seconds → microseconds
+        columns = schema()
+        table = pa.Table.from_arrays(
+            [pa.array(c, f.type) for c, f in zip(cols, columns, strict=True)], schema=columns
         )
         folder = self.directory / endpoint
         folder.mkdir(parents=True, exist_ok=True)
