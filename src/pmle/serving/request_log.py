@@ -48,9 +48,12 @@ def log_view(directory: Path) -> list[tuple[str, str]]:
 
         from pmle._util import atomic_write
 
-        empty.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_write(empty) as fh:
-            pq.write_table(schema().empty_table(), fh)
+        try:
+            with atomic_write(empty) as fh:
+                pq.write_table(schema().empty_table(), fh)
+        except OSError:  # a read-only workspace: the view appears with the first log file
+            if not any(directory.glob("*/*.parquet")):
+                return []
     return [(VIEW, str(directory / "*" / "*.parquet"))]
 
 
