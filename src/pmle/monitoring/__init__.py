@@ -8,7 +8,9 @@ from pmle._util import lazy_exports
 
 __all__ = [
     "CategoricalHistogram",
+    "FeatureDrift",
     "NumericHistogram",
+    "detect",
     "js_divergence",
     "linf_distance",
 ]
@@ -20,8 +22,14 @@ if TYPE_CHECKING:
         js_divergence,
         linf_distance,
     )
+    from pmle.monitoring.drift import FeatureDrift, detect
 
 __getattr__ = lazy_exports(
     __name__,
-    {name: "distances" for name in __all__},
+    {
+        **{n: "distances" for n in ("CategoricalHistogram", "NumericHistogram")},
+        **{n: "distances" for n in ("js_divergence", "linf_distance")},
+        "FeatureDrift": "drift",
+        "detect": "drift",
+    },
 )

@@ -113,7 +113,11 @@ class NumericHistogram:
 
     def distance(self, values: Any) -> float:
         """JS divergence between this baseline and `values`."""
-        return js_divergence(self.counts, self.count(values))
+        return self.distance_from_counts(self.count(values))
+
+    def distance_from_counts(self, counts: Any) -> float:
+        """JS divergence between this baseline and counts in its buckets."""
+        return js_divergence(self.counts, counts)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
@@ -146,7 +150,11 @@ class CategoricalHistogram:
 
     def distance(self, values: Any) -> float:
         """L-infinity distance between this baseline and `values`."""
-        return linf_distance(self.counts, self.count(values))
+        return self.distance_from_counts(self.count(values))
+
+    def distance_from_counts(self, counts: Any) -> float:
+        """L-infinity distance between this baseline and counts in its buckets."""
+        return linf_distance(self.counts, counts)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""

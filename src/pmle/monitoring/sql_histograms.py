@@ -32,7 +32,10 @@ def _number(column: str) -> str:
     return f"TRY_CAST({quote_ident(column)} AS DOUBLE)"
 
 
-def _check(con: duckdb.DuckDBPyConnection, relation: str, features: Mapping[str, str]) -> None:
+def check_relation(
+    con: duckdb.DuckDBPyConnection, relation: str, features: Mapping[str, str]
+) -> None:
+    """The relation can be read and has every feature; the kinds are known."""
     import duckdb
 
     try:
@@ -60,7 +63,7 @@ def fit(
 ) -> dict[str, Histogram]:
     """Baseline histograms of `features` (name → numeric | categorical) over the SQL relation
     `relation` (a table or view name, or a query)."""
-    _check(con, relation, features)
+    check_relation(con, relation, features)
     out: dict[str, Histogram] = {}
     qs = [i / buckets for i in range(1, buckets)]
     for name, kind in features.items():
