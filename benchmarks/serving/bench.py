@@ -66,8 +66,8 @@ _live: list[subprocess.Popen] = []  # servers to stop if the harness dies
 # ---------------------------------------------------------------------------------------------
 
 PMLE_ARGS = "--compile"  # compiled trees: what a deployment chasing throughput uses
-PMLE_BATCH_ARGS = "--max-batch-size 64 --max-wait-ms 2"
-PMLE_NOBATCH_ARGS = "--no-batching"
+PMLE_BATCH_ARGS = "--compile"  # the main deployment: batching on (64 rows, 2 ms window)
+PMLE_NOBATCH_ARGS = "--compile --no-batching"  # the same, batching off
 
 
 def pmle_commands(model_ref: str, port: int, deploy_args: list[str]) -> dict[str, Any]:
