@@ -250,14 +250,16 @@ class PmleApp:
     # -- routing ----------------------------------------------------------------------------
 
     async def _dispatch(self, req: Request) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
+        from pmle.server import management
+
         path, method = req.path, req.method
         static = _STATIC.get(path)
         if static is not None:
-            _allow(method, "GET")
+            allow(method, "GET")
             return await static(self, req)
         if m := _VERTEX.match(path):
             project, location, endpoint, verb = m.groups()
-            _allow(method, "POST")
+            allow(method, "POST")
             if verb in {"predict", "rawPredict"}:
                 return await self._vertex_predict(
                     req, project, location, endpoint, verb == "rawPredict"
@@ -268,15 +270,15 @@ class PmleApp:
                 )
             if verb in {"deployModel", "undeployModel"}:
                 self._authorize(req)
-                return await self._manage_deploy(req, endpoint, verb)
+                return await management.deploy(self, req, endpoint, verb)
             raise HttpError(404, f"unknown method :{verb}")
         if m := _VERTEX_ONE.match(path):
-            return await self._manage_one(req, m.group(3))
+            return await management.one(self, req, m.group(3))
         if _VERTEX_ALL.match(path):
-            return await self._manage_all(req)
+            return await management.all_endpoints(self, req)
         if m := _V1.match(path):
             endpoint, verb = m.groups()
-            _allow(method, "POST")
+            allow(method, "POST")
             if verb == "predict":
                 return await self._v1_predict(req, endpoint)
             if verb == "explain":
@@ -287,9 +289,9 @@ class PmleApp:
         if m := _V2_MODEL.match(path):
             endpoint, version, action = m.groups()
             if action == "/infer":
-                _allow(method, "POST")
+                allow(method, "POST")
                 return await self._v2_infer(req, endpoint, version)
-            _allow(method, "GET")
+            allow(method, "GET")
             return self._v2_model(endpoint, version, action == "/ready")
         raise HttpError(404, f"no route for {path}")
 
@@ -458,103 +460,6 @@ class PmleApp:
         versions = [version] if version is not None else sorted(live.deployments)
         return 200, v2_model_metadata(endpoint, versions, dep.model), []
 
-    # -- management -------------------------------------------------------------------------
-
-    async def _blocking(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Run a metadata-store call off the event loop, then pick up the change."""
-        loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(None, lambda: fn(*args, **kwargs))
-        await loop.run_in_executor(None, self.state.refresh)
-        return result
-
-    async def _manage_all(self, req: Request) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
-        if req.method == "GET":
-            items = await asyncio.get_running_loop().run_in_executor(None, self.ws.endpoints.list)
-            return 200, {"endpoints": [e.to_dict() for e in items]}, []
-        _allow(req.method, "GET", "POST")
-        self._authorize(req)
-        body = _object(req.json())
-        name = body.get("name") or body.get("displayName")
-        if not isinstance(name, str):
-            raise InvalidInput("'name' is required", hint='send {"name": "churn"}')
-        description = body.get("description", "")
-        if not isinstance(description, str):
-            raise InvalidInput("'description' must be a string")
-        info = await self._blocking(
-            self.ws.endpoints.create,
-            name,
-            description=description,
-            log_sampling=_sampling(body),
-        )
-        return 200, info.to_dict(), []
-
-    async def _manage_one(
-        self, req: Request, name: str
-    ) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
-        loop = asyncio.get_running_loop()
-        if req.method == "GET":
-            info = await loop.run_in_executor(None, self.ws.endpoints.get, name)
-            return 200, info.to_dict(), []
-        _allow(req.method, "GET", "PATCH", "DELETE")
-        self._authorize(req)
-        if req.method == "DELETE":
-            force = b"force=true" in req.query
-            await self._blocking(self.ws.endpoints.delete, name, force=force)
-            return 200, {}, []
-        body = _object(req.json())
-        split = body.get("trafficSplit")
-        if split is not None:
-            if not isinstance(split, Mapping):
-                raise InvalidInput("'trafficSplit' must be an object of id → percent")
-            await self._blocking(self.ws.endpoints.set_traffic_split, name, dict(split))
-        description = body.get("description")
-        if description is not None and not isinstance(description, str):
-            raise InvalidInput("'description' must be a string")
-        rate = _sampling(body) if "requestResponseLogging" in body else None
-        info = await self._blocking(
-            self.ws.endpoints.update, name, description=description, log_sampling=rate
-        )
-        return 200, info.to_dict(), []
-
-    async def _manage_deploy(
-        self, req: Request, name: str, verb: str
-    ) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
-        body = _object(req.json())
-        if verb == "undeployModel":
-            dm_id = body.get("deployedModelId")
-            if (
-                not isinstance(dm_id, str | int)
-                or isinstance(dm_id, bool)
-                or not str(dm_id).isdigit()
-            ):
-                raise InvalidInput("'deployedModelId' is required")
-            await self._blocking(self.ws.endpoints.undeploy, name, str(dm_id))
-            return 200, {}, []
-        spec = _object(body.get("deployedModel"), "'deployedModel'")
-        model = spec.get("model")
-        if not isinstance(model, str):
-            raise InvalidInput("'deployedModel.model' is required", hint='e.g. "churn@champion"')
-        split = body.get("trafficSplit")
-        if split is not None and not isinstance(split, Mapping):
-            raise InvalidInput("'trafficSplit' must be an object of id → percent")
-        kwargs: dict[str, Any] = {}
-        for key, arg in (("maxBatchSize", "max_batch_size"), ("maxWaitMs", "max_wait_ms")):
-            if key in spec:
-                kwargs[arg] = spec[key]
-        if "compile" in spec:
-            if not isinstance(spec["compile"], bool):
-                raise InvalidInput("'deployedModel.compile' must be true or false")
-            kwargs["compile"] = spec["compile"]
-        deployed = await self._blocking(
-            self.ws.endpoints.deploy,
-            name,
-            model,
-            traffic_percent=body.get("trafficPercent"),
-            traffic_split=dict(split) if split is not None else None,
-            **kwargs,
-        )
-        return 200, {"deployedModel": deployed.to_dict()}, []
-
     # -- static routes ----------------------------------------------------------------------
 
     async def _health(self, req: Request) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
@@ -593,27 +498,12 @@ _STATIC: dict[
 }
 
 
-def _allow(method: str, *allowed: str) -> None:
+def allow(method: str, *allowed: str) -> None:
+    """405 unless the method is one of `allowed`."""
     if method not in allowed:
         raise HttpError(
             405, f"method {method} not allowed here", [(b"allow", ", ".join(allowed).encode())]
         )
-
-
-def _object(value: Any, what: str = "the request body") -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise InvalidInput(f"{what} must be a JSON object")
-    return value
-
-
-def _sampling(body: Mapping[str, Any]) -> float:
-    logging_ = body.get("requestResponseLogging")
-    if logging_ is None:
-        return 0.0
-    rate = _object(logging_, "'requestResponseLogging'").get("samplingRate", 0.0)
-    if isinstance(rate, bool) or not isinstance(rate, int | float):
-        raise InvalidInput("'requestResponseLogging.samplingRate' must be a number in [0, 1]")
-    return float(rate)
 
 
 def create_app(
