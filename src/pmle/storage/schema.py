@@ -206,3 +206,83 @@ api_tokens = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
 )
+
+# --- monitoring -------------------------------------------------------------------------------
+
+monitors = Table(
+    "monitors",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("endpoint", String(128), nullable=True),  # None: runs over tables / files
+    # The model version is pinned when the monitor is created (as deploying does).
+    Column("model_name", String(128), nullable=False),
+    Column("model_version", Integer, nullable=False),
+    Column("config", JSON, nullable=False),  # objectives, features, thresholds, sinks, ...
+    Column("baseline", JSON, nullable=False),  # histograms computed once, attribution baseline
+    Column("schedule", String(128), nullable=True),  # cron expression
+    Column("next_run_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+monitor_runs = Table(
+    "monitor_runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("monitor_id", ForeignKey("monitors.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("state", String(16), nullable=False),  # RUNNING | COMPLETE | FAILED
+    Column("source", Text, nullable=False),  # what was read: the log window, a table, files
+    Column("window_start", DateTime(timezone=True), nullable=True),
+    Column("window_end", DateTime(timezone=True), nullable=True),
+    Column("rows", Integer, nullable=False, default=0),
+    Column("result", JSON, nullable=False, default=dict),
+    Column("histograms", JSON, nullable=False, default=dict),  # the window's: next drift baseline
+    Column("report", Text, nullable=True),  # path of the HTML report
+    Column("error", Text, nullable=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+)
+
+monitor_alerts = Table(
+    "monitor_alerts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("monitor_id", ForeignKey("monitors.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("run_id", ForeignKey("monitor_runs.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("objective", String(32), nullable=False),
+    Column("feature", String(256), nullable=False),
+    Column("metric", String(64), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("threshold", Float, nullable=False),
+    Column("deliveries", JSON, nullable=False, default=list),  # per sink: ok / error
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+model_explanations = Table(
+    "model_explanations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model_name", String(128), nullable=False),
+    Column("model_version", Integer, nullable=False),
+    Column("method", String(32), nullable=False),  # tree_shap | sampled_shapley
+    Column("baseline", JSON, nullable=False),  # the attribution baseline instance
+    Column("expected_value", JSON, nullable=False),
+    Column("global_importance", JSON, nullable=False),  # feature → mean |attribution|
+    Column("source", Text, nullable=False),  # the data it was computed on
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("model_name", "model_version", "method"),
+)
+
+model_fairness = Table(
+    "model_fairness",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model_name", String(128), nullable=False),
+    Column("model_version", Integer, nullable=False),
+    Column("sensitive", String(256), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("report", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
