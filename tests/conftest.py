@@ -3,11 +3,13 @@ deployed on endpoints behind a real server on loopback."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -47,20 +49,31 @@ def churn_csv() -> Path:
 N_SERVING = 400
 
 
-@pytest.fixture(scope="session")
-def table() -> pd.DataFrame:
+def make_table(n: int = N_SERVING, seed: int = 11) -> pd.DataFrame:
     """A float, an integer, a categorical string and a boolean column, with a few NaNs."""
-    rng = np.random.default_rng(11)
-    x = rng.normal(size=N_SERVING)
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
     x[::37] = np.nan
     return pd.DataFrame(
         {
             "x": x,
-            "n": rng.integers(0, 10, size=N_SERVING),
-            "c": rng.choice(["red", "green", "blue"], size=N_SERVING),
-            "b": rng.random(N_SERVING) > 0.5,
+            "n": rng.integers(0, 10, size=n),
+            "c": rng.choice(["red", "green", "blue"], size=n),
+            "b": rng.random(n) > 0.5,
         }
     )
+
+
+@pytest.fixture(scope="session")
+def table() -> pd.DataFrame:
+    """`make_table()`: the rows the serving fixtures' models are trained on."""
+    return make_table()
+
+
+@pytest.fixture(scope="session")
+def fresh_rows() -> Any:
+    """`fresh_rows(n, seed)`: new rows from the distribution of `table`."""
+    return make_table
 
 
 @pytest.fixture(scope="session")
@@ -202,3 +215,42 @@ def wait_ready() -> Any:
 def port() -> int:
     """A free loopback port."""
     return free_port()
+
+
+@pytest.fixture
+def monitored(ws: Workspace, table: pd.DataFrame, labels: pd.Series) -> Workspace:
+    """Model `churn@1` trained on dataset `train@1` (lineage), deployed on logging endpoint
+    `churn`."""
+    dv = ws.datasets.import_("train", table.assign(churn=labels))
+    ws.models.register(
+        "churn",
+        lgbm_classifier(table, labels),
+        input_example=table.head(),
+        inputs=[dv.lineage_artifact_id],
+        metrics={"test_accuracy": 0.95, "test_auc": 0.97},
+    )
+    ws.endpoints.create("churn", log_sampling=1.0)
+    ws.endpoints.deploy("churn", "churn")
+    return ws
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[str, list[Any]]]:
+    """A real HTTP server on loopback: (URL, received [(content type, JSON body)])."""
+    received: list[Any] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.headers["Content-Type"], json.loads(body)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
+    server.shutdown()

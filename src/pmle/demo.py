@@ -4,7 +4,9 @@ Import a real dataset shipped with pmle (telco customer churn), profile it, spli
 deterministically, train an AutoML model on the training split within a short budget, register
 it with the alias `champion`, and show the lineage recorded on the way. Then serve it: deploy
 the champion on an endpoint, start the server on loopback, send Vertex AI requests over HTTP,
-and deploy a challenger (a plain LightGBM) as a 10 % canary.
+and deploy a challenger (a plain LightGBM) as a 10 % canary. Then monitor it: a window of
+ordinary traffic, a window where two features really shift, the monitor's alerts and report,
+and the explanation of one prediction.
 """
 
 from __future__ import annotations
@@ -16,8 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from pmle.automl.job import AutoMLResult
     from pmle.data.datasets import DatasetVersion
+    from pmle.monitoring.monitors import MonitorRun
+    from pmle.serving.client import Endpoint
     from pmle.storage.lineage import LineageGraph
     from pmle.workspace import Workspace
 
@@ -29,6 +35,9 @@ ENDPOINT = "churn"
 BUDGET_S = 20
 CANARY_PERCENT = 10
 CANARY_REQUESTS = 200
+MONITOR = "churn-drift"
+#: The features the demo's drifted traffic shifts, and how.
+SHIFTED = ("monthly_charges", "contract")
 
 #: Called after each step with the step's name and its result.
 OnStep = Callable[[str, Any], None]
@@ -55,6 +64,18 @@ class ServingResult:
     champion_id: str
     challenger_id: str
     served_by: dict[str, int]  # deployed model id → requests it answered
+    monitoring: MonitoringResult | None = None
+
+
+@dataclass
+class MonitoringResult:
+    """What the monitoring part of the demo saw."""
+
+    monitor: str
+    quiet: MonitorRun  # ordinary traffic
+    drifted: MonitorRun  # traffic with SHIFTED features moved
+    explained: dict[str, Any]  # the instance explained
+    explanation: Any  # pmle.monitoring.attributions.Explanation
 
 
 def sample_data_path() -> Path:
@@ -134,7 +155,7 @@ def serve_demo(
     from pmle.serving.client import Endpoint
 
     if ENDPOINT not in {e.name for e in ws.endpoints.list()}:
-        ws.endpoints.create(ENDPOINT, description="the demo's churn endpoint")
+        ws.endpoints.create(ENDPOINT, description="the demo's churn endpoint", log_sampling=1.0)
     champion = ws.endpoints.deploy(ENDPOINT, f"{MODEL}@champion")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -167,10 +188,93 @@ def serve_demo(
             served_by[dm] = served_by.get(dm, 0) + 1
         result = ServingResult(url, rows, predictions, champion.id, deployed.id, served_by)
         step("canary", result)
+        result.monitoring = monitor_demo(ws, endpoint, champion.id, test, step)
         return result
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def drift(frame: pd.DataFrame) -> pd.DataFrame:
+    """The demo's real shift: monthly charges up 60 % and most customers on month-to-month
+    contracts; every other feature untouched."""
+    import numpy as np
+
+    out = frame.copy()
+    out["monthly_charges"] = (out["monthly_charges"] * 1.6).round(2)
+    out["contract"] = np.where(np.arange(len(out)) % 10 < 9, "Month-to-month", out["contract"])
+    return out
+
+
+def monitor_demo(
+    ws: Workspace, endpoint: Endpoint, champion_id: str, test: DatasetVersion, step: OnStep
+) -> MonitoringResult:
+    """Monitor the endpoint: an ordinary window, a drifted window, alerts, report; explain one
+    prediction."""
+    from pmle._util import utcnow
+
+    frame = ws.datasets.to_pandas(test.ref).drop(columns=[TARGET])
+    half = len(frame) // 2
+    if MONITOR in {m.name for m in ws.monitors.list()}:
+        ws.monitors.delete(MONITOR)
+    log = ws.state_dir / "monitoring" / "alerts.jsonl"
+    ws.monitors.create(
+        MONITOR,
+        endpoint=ENDPOINT,
+        model=f"{MODEL}@champion",
+        schedule=None,
+        sinks=[{"type": "log", "path": str(log)}],
+        description="the demo's skew and drift monitor",
+    )
+    step("monitor", ws.monitors.get(MONITOR))
+    start = utcnow()
+    _send(ws, endpoint, champion_id, frame.iloc[:half], since=start)
+    quiet = ws.monitors.run(MONITOR, start=start)
+    step("quiet", quiet)
+    _send(ws, endpoint, champion_id, drift(frame.iloc[half:]), since=quiet.window_end)
+    drifted = ws.monitors.run(MONITOR)
+    step("drifted", drifted)
+    row = _records(frame.head(1))[0]
+    explanation = ws.explanations.explain(f"{MODEL}@champion", [row])[0]
+    result = MonitoringResult(MONITOR, quiet, drifted, row, explanation)
+    step("explanation", result)
+    return result
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return list(frame.astype(object).where(frame.notna(), None).to_dict(orient="records"))
+
+
+def _send(
+    ws: Workspace,
+    endpoint: Endpoint,
+    champion_id: str,
+    frame: pd.DataFrame,
+    since: Any,
+    batch: int = 25,
+) -> None:
+    """Send the rows as Vertex requests and wait until the server's log holds the champion's
+    share of them (the log is flushed about once a second)."""
+    import time
+
+    from pmle.storage.warehouse import quote_literal
+
+    rows = _records(frame)
+    champion = 0
+    for i in range(0, len(rows), batch):
+        answer = endpoint.predict(rows[i : i + batch])
+        if answer.deployed_model_id == champion_id:
+            champion += len(rows[i : i + batch])
+    query = (
+        f"SELECT count(*) AS n FROM prediction_log WHERE endpoint = {quote_literal(ENDPOINT)} "
+        f"AND time > {quote_literal(since.isoformat())}::TIMESTAMPTZ "
+        f"AND model = {quote_literal(ws.models.get(MODEL + '@champion').ref)}"
+    )
+    deadline = time.monotonic() + 30
+    while ws.warehouse.query_arrow(query).column("n")[0].as_py() < champion:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the server did not write its request log")
+        time.sleep(0.2)
 
 
 def _wait_for_deployment(url: str, deployed_id: str, timeout_s: float = 30.0) -> None:

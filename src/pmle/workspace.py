@@ -19,6 +19,9 @@ if TYPE_CHECKING:
 
     from pmle.data.datasets import Datasets
     from pmle.models.registry import Registry
+    from pmle.monitoring.explanations import Explanations
+    from pmle.monitoring.fairness import Fairness
+    from pmle.monitoring.monitors import Monitors
     from pmle.serving.endpoints import Endpoints
     from pmle.serving.tokens import Tokens
     from pmle.storage.artifacts import ArtifactStore
@@ -158,11 +161,32 @@ class Workspace:
         return Endpoints(self)
 
     @cached_property
+    def monitors(self) -> Monitors:
+        """Model monitors: skew, drift, attribution and performance, with alerts."""
+        from pmle.monitoring.monitors import Monitors
+
+        return Monitors(self)
+
+    @cached_property
     def tokens(self) -> Tokens:
         """API tokens for the server's protected routes."""
         from pmle.serving.tokens import Tokens
 
         return Tokens(self)
+
+    @cached_property
+    def explanations(self) -> Explanations:
+        """Feature attributions of registered models, and their stored baselines."""
+        from pmle.monitoring.explanations import Explanations
+
+        return Explanations(self)
+
+    @cached_property
+    def fairness(self) -> Fairness:
+        """Fairness reports of model versions (metrics by group of a sensitive column)."""
+        from pmle.monitoring.fairness import Fairness
+
+        return Fairness(self)
 
     def info(self) -> dict[str, Any]:
         """A summary of the workspace: where its stores are and how much they hold."""

@@ -111,6 +111,9 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         "Vertex AI :predict over HTTP",
         "Canary",
         "(challenger)",
+        "Monitor",
+        "Window 2",
+        "Explain",
     ):
         assert text in res.stdout, text
     # the demo left a real workspace behind to explore
@@ -130,4 +133,12 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert endpoint.deployed("2").model == "churn@2"
     assert demo_ws.models.get("churn@challenger").version == 2
     champion, challenger = (endpoint.deployed(i).request_count for i in ("1", "2"))
-    assert champion + challenger == 201 and 0 < challenger < 60
+    # 201 requests before monitoring, then the test split (704 rows) in 2 × 15 requests
+    assert champion + challenger == 201 + 30 and 0 < challenger < 70
+    # monitored: a quiet window, then alerts for exactly the shifted features, with a report
+    quiet, drifted = reversed(demo_ws.monitors.runs("churn-drift"))
+    assert quiet.alerts == [] and quiet.rows > 0
+    from pmle.demo import SHIFTED
+
+    assert {a["feature"] for a in drifted.alerts} == set(SHIFTED)
+    assert drifted.report and Path(drifted.report).is_file()

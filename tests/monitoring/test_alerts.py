@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import socketserver
 import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -19,27 +17,6 @@ ALERTS = [
     Alert("churn-skew", "skew", "tenure", "jensen_shannon_divergence", 0.41, 0.3),
     Alert("churn-skew", "skew", "contract", "l_infinity", 0.35, 0.3),
 ]
-
-
-@pytest.fixture
-def webhook() -> Iterator[tuple[str, list[Any]]]:
-    received: list[Any] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append((self.headers["Content-Type"], json.loads(body)))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
-    server.shutdown()
 
 
 def test_webhook_and_log_file(webhook: tuple[str, list[Any]], tmp_path: Path) -> None:

@@ -110,7 +110,7 @@ def test_v2_single_tensor_and_errors(server: str, deployed: Workspace, table: pd
         ("POST", f"{VX}/churn:predict", b'{"instances": [{"x": 1}]}', 400, "missing field 'n'"),
         ("POST", f"{VX}/nosuch:predict", b'{"instances": [{}]}', 404, "no endpoint named 'nosuch'"),
         ("GET", f"{VX}/churn:predict", b"", 405, "not allowed"),
-        ("POST", f"{VX}/churn:explain", b"{}", 501, "monitoring"),
+        ("POST", f"{VX}/churn:explain", b"{}", 400, "has no 'instances'"),
         ("GET", "/nowhere", b"", 404, "no route"),
     ],
 )

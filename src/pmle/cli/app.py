@@ -7,7 +7,16 @@ from typing import Annotated, Any
 
 import typer
 
-from pmle.cli import automl_cmd, batch_cmd, data_cmd, models_cmd, serving_cmd
+from pmle.cli import (
+    automl_cmd,
+    batch_cmd,
+    data_cmd,
+    explain_cmd,
+    fairness_cmd,
+    models_cmd,
+    monitors_cmd,
+    serving_cmd,
+)
 from pmle.cli._common import console, handle_errors, open_ws, print_json, state
 
 app = typer.Typer(
@@ -221,6 +230,27 @@ def demo(
             for dm, n in sorted(result.served_by.items()):
                 role = "champion" if dm == result.champion_id else "challenger"
                 out.print(f"   deployed model {dm} ({role}): {n}")
+        elif name == "monitor":
+            out.print(
+                f"\n[bold]7. Monitor[/] [bold]{result.name}[/] on endpoint {result.endpoint}: "
+                f"skew against {result.baseline['source']} and drift between windows, "
+                f"{len(result.features)} features, threshold {result.config['default_threshold']:g}"
+            )
+        elif name in {"quiet", "drifted"}:
+            from pmle.cli._monitor_render import print_run
+            from pmle.demo import SHIFTED
+
+            out.print(
+                "\n   Window 1: ordinary traffic (the first half of churn_test)"
+                if name == "quiet"
+                else f"\n   Window 2: the other half with {' and '.join(SHIFTED)} shifted"
+            )
+            print_run(out, result.to_dict(), limit=6)
+        elif name == "explanation":
+            from pmle.cli.explain_cmd import print_explanation
+
+            out.print("\n[bold]8. Explain[/] one prediction of churn@champion")
+            print_explanation(out, result.explanation, result.explained)
 
     try:
         run_demo(ws, on_step, budget_s=budget, on_automl_event=board.event)
@@ -230,12 +260,16 @@ def demo(
     out.print(
         f"\n[green]✓[/] done. Explore it: [bold]export PMLE_WORKSPACE={ws.root}[/], then "
         f'[bold]pmle data list[/], [bold]pmle models show churn[/], [bold]pmle sql "{query}"[/], '
-        "[bold]pmle endpoints describe churn[/], [bold]pmle serve[/]"
+        "[bold]pmle endpoints describe churn[/], [bold]pmle monitors show churn-drift[/], "
+        "[bold]pmle serve[/]"
     )
 
 
 serving_cmd.register(app)
 batch_cmd.register(app)
+explain_cmd.register(app)
+fairness_cmd.register(app)
+monitors_cmd.register(app)
 
 
 def run() -> None:

@@ -197,16 +197,27 @@ def card(
     ref: Annotated[str, typer.Argument(help="model NAME[@VERSION|@ALIAS]")],
     html: Annotated[bool, typer.Option("--html", help="print the HTML card")] = False,
 ) -> None:
-    """Print the model card of an AutoML model."""
+    """Print the model card of an AutoML model, with its fairness reports (`pmle fairness`)."""
+    from pmle.automl.card import to_html
     from pmle.errors import NotFound
+    from pmle.monitoring.fairness_metrics import card_section
 
     ws = open_ws()
-    path = ws.models.path(ref) / ("model_card.html" if html else "model_card.md")
-    if not path.is_file():
-        raise NotFound(f"{ref} has no model card", hint="model cards come with AutoML models")
-    text = path.read_text(encoding="utf-8")
+    mv = ws.models.get(ref)
+    path = ws.models.path(mv.ref) / "model_card.md"
+    reports = ws.fairness.for_card(mv.ref)
+    if path.is_file():
+        text = path.read_text(encoding="utf-8")
+    elif reports:  # any model measured for fairness has at least that part of a card
+        text = f"# Model card: {mv.ref}\n"
+    else:
+        raise NotFound(
+            f"{ref} has no model card",
+            hint="model cards come with AutoML models; `pmle fairness` adds a fairness section",
+        )
+    text = text.rstrip("\n") + "\n\n" + card_section(reports)
     if html:
-        typer.echo(text)
+        typer.echo(to_html(text))
     else:
         from rich.markdown import Markdown
 

@@ -157,8 +157,8 @@ def _histogram(con: duckdb.DuckDBPyConnection, name: str, lo: Any, hi: Any) -> d
     bins = HISTOGRAM_BINS
     width = (hi - lo) / bins
     rows = con.execute(
-        f"SELECT least(floor(({q}::DOUBLE - ?) / ?), ?)::INTEGER AS b, count(*) FROM t "
-        f"WHERE isfinite({q}::DOUBLE) GROUP BY b ORDER BY b",
+        f"SELECT least(floor(({q}::DOUBLE - ?) / ?), ?)::INTEGER AS bucket, count(*) FROM t "
+        f"WHERE isfinite({q}::DOUBLE) GROUP BY 1 ORDER BY 1",
         [lo, width, bins - 1],
     ).fetchall()
     counts = [0] * bins

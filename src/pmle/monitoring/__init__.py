@@ -1,4 +1,4 @@
-"""Model monitoring: training–serving skew and drift with Vertex AI's distances."""
+"""Model monitoring: training–serving skew and drift with Vertex AI's distances, and fairness."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from pmle._util import lazy_exports
 
 __all__ = [
     "CategoricalHistogram",
+    "Fairness",
+    "FairnessReport",
     "FeatureDrift",
     "NumericHistogram",
     "detect",
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
         linf_distance,
     )
     from pmle.monitoring.drift import FeatureDrift, detect
+    from pmle.monitoring.fairness import Fairness
+    from pmle.monitoring.fairness_metrics import FairnessReport
 
 __getattr__ = lazy_exports(
     __name__,
@@ -31,5 +35,7 @@ __getattr__ = lazy_exports(
         **{n: "distances" for n in ("js_divergence", "linf_distance")},
         "FeatureDrift": "drift",
         "detect": "drift",
+        "Fairness": "fairness",
+        "FairnessReport": "fairness_metrics",
     },
 )

@@ -29,13 +29,17 @@ class Alert:
     value: float
     threshold: float
     at: datetime = field(default_factory=utcnow)
+    #: "above": the value reached the threshold (distances, losses); "below": it fell under
+    #: it (accuracy, AUC).
+    direction: str = "above"
 
     @property
     def message(self) -> str:
         """One line for people."""
+        sign = "≥" if self.direction == "above" else "<"
         return (
             f"[{self.monitor}] {self.objective}: {self.feature} {self.metric} "
-            f"{self.value:.4f} ≥ threshold {self.threshold:g}"
+            f"{self.value:.4f} {sign} threshold {self.threshold:.4g}"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -47,6 +51,7 @@ class Alert:
             "metric": self.metric,
             "value": self.value,
             "threshold": self.threshold,
+            "direction": self.direction,
             "at": self.at.isoformat(),
             "message": self.message,
         }

@@ -2,8 +2,8 @@
 
 Routes (see `GET /openapi.json`):
 
-- Vertex AI: `POST /v1/projects/{p}/locations/{l}/endpoints/{e}:predict | :rawPredict`
-  (`:explain` answers 501 until explanations land with monitoring); management of endpoints
+- Vertex AI: `POST /v1/projects/{p}/locations/{l}/endpoints/{e}:predict | :rawPredict |
+  :explain` (feature attributions, see `explain_route`); management of endpoints
   under the same prefix (create, get, list, patch the split, deployModel, undeployModel, delete).
 - KServe V1: `POST /v1/models/{endpoint}:predict`.
 - Open Inference Protocol V2: `/v2`, `/v2/health/{live,ready}`, `/v2/models/{endpoint}
@@ -87,6 +87,14 @@ class Request:
         if not self.body:
             raise InvalidInput("the request body is empty", hint="send a JSON object")
         return parse_json(self.body)
+
+
+def _client_id(req: Request) -> str | None:
+    """The client's request id (X-Request-ID), if it sent a usable one."""
+    value = req.headers.get(b"x-request-id")
+    if not value or len(value) > 256:
+        return None
+    return value.decode("utf-8", errors="replace")
 
 
 def parse_json(data: bytes) -> Any:
@@ -265,9 +273,9 @@ class PmleApp:
                     req, project, location, endpoint, verb == "rawPredict"
                 )
             if verb == "explain":
-                raise HttpError(
-                    501, "explanations are not available yet: they come with model monitoring"
-                )
+                from pmle.server.explain_route import vertex_explain
+
+                return await vertex_explain(self, req, endpoint)
             if verb in {"deployModel", "undeployModel"}:
                 self._authorize(req)
                 return await management.deploy(self, req, endpoint, verb)
@@ -283,7 +291,7 @@ class PmleApp:
                 return await self._v1_predict(req, endpoint)
             if verb == "explain":
                 raise HttpError(
-                    501, "explanations are not available yet: they come with model monitoring"
+                    501, "explanations are served on the Vertex AI route (endpoints/{e}:explain)"
                 )
             raise HttpError(404, f"unknown method :{verb}")
         if m := _V2_MODEL.match(path):
@@ -341,8 +349,15 @@ class PmleApp:
             )
 
     def _log(
-        self, dep: LiveDeployment, instances: list[Any], predictions: list[Any], t0: float
+        self,
+        dep: LiveDeployment,
+        instances: list[Any],
+        predictions: list[Any],
+        t0: float,
+        request_id: str | None = None,
     ) -> None:
+        """Log a sampled request; its id is the client's (X-Request-ID, the V2 `id`) when
+        given, so ground truth can be joined to it later."""
         endpoint = self.state.endpoints.get(dep.info.endpoint)
         if endpoint is None or not self.state.logger.sampled(endpoint.info.log_sampling):
             return
@@ -350,7 +365,7 @@ class PmleApp:
             endpoint=dep.info.endpoint,
             deployed_model_id=dep.info.id,
             model=dep.info.model,
-            request_id=uuid.uuid4().hex,
+            request_id=request_id or uuid.uuid4().hex,
             instances=instances,
             predictions=predictions,
             latency_ms=(time.perf_counter() - t0) * 1000.0,
@@ -370,7 +385,7 @@ class PmleApp:
             req, endpoint, None, "vertex", lambda m: (m.columns_from_instances(instances), None)
         )
         predictions = vertex_predictions(dep.model, pred)
-        self._log(dep, instances, predictions, t0)
+        self._log(dep, instances, predictions, t0, _client_id(req))
         headers = [
             (b"x-vertex-ai-endpoint-id", endpoint.encode()),
             (b"x-vertex-ai-deployed-model-id", dep.info.id.encode()),
@@ -400,7 +415,7 @@ class PmleApp:
             req, endpoint, None, "v1", lambda m: (m.columns_from_instances(instances), None)
         )
         predictions = v1_predictions(pred)
-        self._log(dep, instances, predictions, t0)
+        self._log(dep, instances, predictions, t0, _client_id(req))
         return 200, {"predictions": predictions}, []
 
     async def _v2_infer(
@@ -420,7 +435,8 @@ class PmleApp:
         outputs = v2_outputs(dep.model, pred, wanted)
         if self.state.logger.sampled(self.state.endpoint(endpoint).info.log_sampling):
             instances = [{c: raw[c][i] for c in dep.model.input_names} for i in range(n)]
-            self._log(dep, instances, outputs[0]["data"], t0)
+            given = body.get("id") if isinstance(body.get("id"), str) else None
+            self._log(dep, instances, outputs[0]["data"], t0, given)
         response: dict[str, Any] = {
             "model_name": endpoint,
             "model_version": dep.info.id,

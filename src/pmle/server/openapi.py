@@ -1,5 +1,5 @@
 """The server's OpenAPI 3.0 document (hand-written: the hot path has no framework to derive
-it from). Explanation routes are left out until they exist."""
+it from)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 _ERROR = {"description": "error", "content": {"application/json": {"schema": {"type": "object"}}}}
 _OK = {"description": "ok", "content": {"application/json": {"schema": {"type": "object"}}}}
 
-_INSTANCES = {
+_INSTANCES: dict[str, Any] = {
     "type": "object",
     "required": ["instances"],
     "properties": {
@@ -18,6 +18,38 @@ _INSTANCES = {
             "items": {"oneOf": [{"type": "object"}, {"type": "array"}]},
         },
         "parameters": {"type": "object"},
+    },
+}
+
+_EXPLAIN = {
+    "type": "object",
+    "required": ["instances"],
+    "properties": {
+        **_INSTANCES["properties"],
+        "deployedModelId": {"type": "string"},
+        "explanationSpecOverride": {
+            "type": "object",
+            "properties": {
+                "parameters": {
+                    "type": "object",
+                    "properties": {
+                        "sampledShapleyAttribution": {
+                            "type": "object",
+                            "properties": {
+                                "pathCount": {"type": "integer", "minimum": 1, "maximum": 50}
+                            },
+                        },
+                        "treeShapAttribution": {"type": "object"},
+                        "topK": {"type": "integer", "minimum": 1},
+                        "outputIndices": {
+                            "type": "array",
+                            "minItems": 1,
+                            "items": {"type": "integer", "minimum": 0},
+                        },
+                    },
+                }
+            },
+        },
     },
 }
 
@@ -183,6 +215,14 @@ def document() -> dict[str, Any]:
             },
             vx + "/{endpoint}:rawPredict": {
                 "post": _op("Vertex AI raw prediction", *pl, "endpoint", body=_INSTANCES)
+            },
+            vx + "/{endpoint}:explain": {
+                "post": _op(
+                    "Vertex AI online explanation (feature attributions)",
+                    *pl,
+                    "endpoint",
+                    body=_EXPLAIN,
+                )
             },
             vx + "/{endpoint}:deployModel": {
                 "post": _op(

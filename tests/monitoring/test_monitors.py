@@ -1,0 +1,232 @@
+"""Monitors end to end on real stores: baselines from lineage, windows of the request log
+(written by the real request logger), skew / drift alerts, labels and performance, schedules."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pmle.errors import AlreadyExists, InvalidInput, NotFound
+from pmle.serving.request_log import RequestLogger
+from pmle.workspace import Workspace
+
+
+def log_requests(ws: Workspace, frame: pd.DataFrame, *, ids: list[str] | None = None) -> None:
+    """Log one request per row with the model's real predictions, as the server does."""
+    model = ws.models.load("churn@1")
+    proba = model.predict_proba(frame)
+    logger = RequestLogger(ws.prediction_log_dir)
+    classes = [str(c) for c in model.classes or []]
+    for i, row in enumerate(frame.to_dict("records")):
+        logger.add(
+            endpoint="churn",
+            deployed_model_id="1",
+            model="churn@1",
+            request_id=ids[i] if ids else f"req-{i}",
+            instances=[
+                {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
+            ],
+            predictions=[{"classes": classes, "scores": proba[i].tolist()}],
+            latency_ms=1.0,
+        )
+    logger.flush()
+
+
+def shifted(table: pd.DataFrame) -> pd.DataFrame:
+    """`x` moved by 3 standard deviations and `c` mostly "blue"; `n` and `b` untouched."""
+    out = table.copy()
+    out["x"] = out["x"] + 3.0
+    out["c"] = np.where(np.arange(len(out)) % 10 < 8, "blue", out["c"])
+    return out
+
+
+def test_create_stores_the_baseline_from_lineage(monitored: Workspace) -> None:
+    info = monitored.monitors.create("m", endpoint="churn")
+    assert info.model == "churn@1" and info.endpoint == "churn"
+    assert info.baseline["source"] == "train@1"
+    assert set(info.baseline["histograms"]) == {"x", "n", "c", "b"}
+    assert info.features == {"x": "numeric", "n": "numeric", "c": "categorical", "b": "categorical"}
+    assert info.baseline["label_prior"]["label"] == "churn"
+    assert info.schedule == "every 24h" and info.next_run_at is not None
+    assert [m.name for m in monitored.monitors.list()] == ["m"]
+    with pytest.raises(AlreadyExists):
+        monitored.monitors.create("m", endpoint="churn")
+
+
+def test_planted_shift_alerts_exactly_the_shifted_features(
+    fresh_rows: Any, monitored: Workspace, table: pd.DataFrame, tmp_path: Any
+) -> None:
+    log = tmp_path / "alerts.jsonl"
+    monitored.monitors.create(
+        "m", endpoint="churn", sinks=[{"type": "log", "path": str(log)}], schedule=None
+    )
+    log_requests(monitored, shifted(fresh_rows(1500, 1)))
+    run = monitored.monitors.run("m")
+    assert run.state == "COMPLETE" and run.rows == 1500
+    skew = {e["feature"]: e for e in run.result["features"] if e["objective"] == "skew"}
+    assert {f for f, e in skew.items() if e["anomalous"]} == {"x", "c"}
+    assert skew["x"]["metric"] == "jensen_shannon_divergence"
+    assert skew["c"]["metric"] == "l_infinity"
+    assert {a["feature"] for a in run.alerts} == {"x", "c"}
+    written = [json.loads(line) for line in log.read_text().splitlines()]
+    assert {a["feature"] for a in written} == {"x", "c"}
+    recorded = monitored.monitors.alerts("m")
+    assert {a["feature"] for a in recorded} == {"x", "c"}
+    assert all(a["deliveries"] == [{"sink": "log", "ok": True, "error": ""}] for a in recorded)
+    assert run.report and run.report.endswith(".html")
+
+
+def test_unshifted_traffic_stays_quiet_and_drift_compares_windows(
+    fresh_rows: Any, monitored: Workspace, table: pd.DataFrame
+) -> None:
+    monitored.monitors.create("m", endpoint="churn", schedule=None)
+    log_requests(monitored, fresh_rows(1500, 1))
+    first = monitored.monitors.run("m", report=False)
+    assert first.rows == 1500 and not first.alerts
+    assert not [e for e in first.result["features"] if e["objective"] == "drift"]
+    # The next window holds only what was logged after the first run.
+    log_requests(monitored, shifted(fresh_rows(1200, 2)))
+    second = monitored.monitors.run("m", report=False)
+    assert second.rows == 1200
+    assert second.window_start == first.window_end
+    drift = {e["feature"]: e for e in second.result["features"] if e["objective"] == "drift"}
+    assert set(drift) == {"x", "n", "c", "b"}
+    assert {f for f, e in drift.items() if e["anomalous"]} == {"x", "c"}
+
+
+def test_per_feature_thresholds_are_respected(
+    fresh_rows: Any, monitored: Workspace, table: pd.DataFrame
+) -> None:
+    monitored.monitors.create(
+        "m", endpoint="churn", thresholds={"x": 0.99, "n": 0.0}, schedule=None
+    )
+    log_requests(monitored, shifted(fresh_rows(1000, 3)))
+    run = monitored.monitors.run("m", report=False)
+    anomalous = {a["feature"] for a in run.alerts}
+    assert anomalous == {"c", "n"}  # x's shift stays under 0.99; n alerts at any distance
+    with pytest.raises(InvalidInput, match=r"\[0, 1\)"):
+        monitored.monitors.update("m", thresholds={"x": 1.0})
+    with pytest.raises(InvalidInput, match="unmonitored"):
+        monitored.monitors.create("m2", endpoint="churn", thresholds={"zzz": 0.2})
+
+
+def test_batch_run_over_a_file(
+    fresh_rows: Any, monitored: Workspace, table: pd.DataFrame, tmp_path: Any
+) -> None:
+    monitored.monitors.create("batch", model="churn@1", schedule=None)
+    path = tmp_path / "scored.parquet"
+    shifted(fresh_rows(2000, 4)).to_parquet(path)
+    run = monitored.monitors.run("batch", data=str(path), report=False)
+    assert run.rows == 2000
+    assert {a["feature"] for a in run.alerts} == {"x", "c"}
+    with pytest.raises(InvalidInput, match="missing from the data"):
+        monitored.monitors.run("batch", data=_without(table, "c", tmp_path))
+    with pytest.raises(InvalidInput, match="give the data"):
+        monitored.monitors.run("batch")
+
+
+def _without(table: pd.DataFrame, column: str, tmp_path: Any) -> str:
+    path = tmp_path / "partial.parquet"
+    table.drop(columns=[column]).to_parquet(path)
+    return str(path)
+
+
+def test_bad_monitors_are_clear_errors(monitored: Workspace) -> None:
+    monitored.endpoints.create("quiet")
+    monitored.endpoints.deploy("quiet", "churn")
+    with pytest.raises(InvalidInput, match="does not log requests"):
+        monitored.monitors.create("q", endpoint="quiet")
+    with pytest.raises(InvalidInput, match="default threshold"):
+        monitored.monitors.create("q", endpoint="churn", default_threshold=1.5)
+    with pytest.raises(InvalidInput, match="no input"):
+        monitored.monitors.create("q", endpoint="churn", features=["nope"])
+    with pytest.raises(InvalidInput, match="objective"):
+        monitored.monitors.create("q", endpoint="churn", objectives=["vibes"])
+    with pytest.raises(InvalidInput, match="schedule"):
+        monitored.monitors.create("q", endpoint="churn", schedule="every tuesday")
+    with pytest.raises(InvalidInput, match="webhook URL"):
+        monitored.monitors.create("q", endpoint="churn", sinks=[{"type": "webhook", "url": "x"}])
+    with pytest.raises(NotFound):
+        monitored.monitors.get("q")
+
+
+def test_labels_join_by_id_and_performance_degrades(
+    monitored: Workspace, table: pd.DataFrame, labels: pd.Series
+) -> None:
+    monitored.monitors.create(
+        "m", endpoint="churn", schedule=None, id_field="customer", performance_threshold=0.1
+    )
+    frame = table.head(400).assign(customer=[f"c{i}" for i in range(400)])
+    log_requests(monitored, frame)
+    # Ground truth: the first 200 right, the next 200 flipped (a degraded model).
+    truth = labels.head(400).to_numpy().copy()
+    flip = {"yes": "no", "no": "yes"}
+    truth[200:] = [flip[v] for v in truth[200:]]
+    given = pd.DataFrame({"customer_id": [f"c{i}" for i in range(400)], "outcome": truth})
+    n = monitored.monitors.add_labels("m", given, id_column="customer_id", label_column="outcome")
+    assert n == 400
+    run = monitored.monitors.run("m", report=False)
+    perf = run.result["performance"]
+    assert perf["rows"] == 400
+    model = monitored.models.load("churn@1")
+    predicted = model.predict(frame.drop(columns=["customer"]))
+    expected_accuracy = float(np.mean(predicted == truth))
+    assert perf["metrics"]["accuracy"] == pytest.approx(expected_accuracy)
+    majority = max(set(labels), key=list(labels).count)
+    assert perf["baseline_model"]["accuracy"] == pytest.approx(float(np.mean(truth == majority)))
+    assert "accuracy" in perf["degraded"]
+    alert = next(a for a in run.alerts if a["metric"] == "accuracy")
+    assert alert["objective"] == "performance" and alert["direction"] == "below"
+    assert alert["threshold"] == pytest.approx(0.95 * 0.9)  # training accuracy less 10 %
+    # Labels already used are not counted again by the next run.
+    again = monitored.monitors.run("m", report=False)
+    assert again.result["performance"] is None
+
+
+def test_labels_with_unknown_ids_are_refused_whole(
+    monitored: Workspace, table: pd.DataFrame
+) -> None:
+    monitored.monitors.create("m", endpoint="churn", schedule=None)
+    log_requests(monitored, table.head(20))
+    given = pd.DataFrame({"id": ["req-1", "req-2", "nobody"], "label": ["yes", "no", "yes"]})
+    with pytest.raises(InvalidInput, match="match no logged prediction"):
+        monitored.monitors.add_labels("m", given)
+    assert not list((monitored.monitors.labels_root / "m").glob("*.parquet"))
+    with pytest.raises(InvalidInput, match="no column"):
+        monitored.monitors.add_labels("m", given, label_column="truth")
+
+
+def test_scheduled_monitors_run_once_when_due(monitored: Workspace, table: pd.DataFrame) -> None:
+    info = monitored.monitors.create("m", endpoint="churn", schedule="*/5 * * * *")
+    assert info.next_run_at is not None and info.next_run_at.minute % 5 == 0
+    log_requests(monitored, table.head(300))
+    assert monitored.monitors.run_due(now=info.next_run_at - timedelta(seconds=1)) == []
+    later = info.next_run_at + timedelta(seconds=1)
+    runs = monitored.monitors.run_due(now=later)
+    assert [r.rows for r in runs] == [300]
+    assert monitored.monitors.run_due(now=later) == []  # claimed: not run twice
+    assert monitored.monitors.get("m").next_run_at > later
+
+
+def test_delete_removes_runs_labels_and_reports(monitored: Workspace, table: pd.DataFrame) -> None:
+    monitored.monitors.create("m", endpoint="churn", schedule=None)
+    log_requests(monitored, table.head(50))
+    monitored.monitors.run("m")
+    monitored.monitors.add_labels("m", pd.DataFrame({"id": ["req-1"], "label": ["yes"]}))
+    monitored.monitors.delete("m")
+    assert monitored.monitors.list() == []
+    assert not (monitored.monitors.labels_root / "m").exists()
+    assert not (monitored.monitors.reports_root / "m").exists()
+
+
+def test_window_bounds(monitored: Workspace, table: pd.DataFrame) -> None:
+    monitored.monitors.create("m", endpoint="churn", schedule=None)
+    log_requests(monitored, table.head(100))
+    future = datetime.now(UTC) + timedelta(hours=1)
+    run = monitored.monitors.run("m", start=future - timedelta(minutes=1), end=future, report=False)
+    assert run.rows == 0 and "no requests" in run.result["notes"][0]
