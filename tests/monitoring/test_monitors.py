@@ -230,3 +230,29 @@ def test_window_bounds(monitored: Workspace, table: pd.DataFrame) -> None:
     future = datetime.now(UTC) + timedelta(hours=1)
     run = monitored.monitors.run("m", start=future - timedelta(minutes=1), end=future, report=False)
     assert run.rows == 0 and "no requests" in run.result["notes"][0]
+
+
+def test_attribution_skew_and_drift(monitored: Workspace, fresh_rows: Any) -> None:
+    info = monitored.monitors.create(
+        "attr",
+        endpoint="churn",
+        objectives=["attribution_skew", "attribution_drift"],
+        default_threshold=0.2,
+        schedule=None,
+    )
+    shares = info.baseline["attribution_shares"]
+    assert set(shares) == {"x", "n", "c", "b"} and sum(shares.values()) == pytest.approx(1.0)
+    assert max(shares, key=shares.get) == "x"  # the labels are mostly x
+    log_requests(monitored, fresh_rows(600, 7))
+    quiet = monitored.monitors.run("attr", report=False)
+    assert [e["objective"] for e in quiet.result["attributions"]] == ["attribution_skew"] * 4
+    assert not quiet.alerts and not quiet.result["features"]
+    # x stops arriving: its share of the attributions collapses, in skew and in drift.
+    gone = fresh_rows(600, 8).assign(x=np.nan)
+    log_requests(monitored, gone)
+    run = monitored.monitors.run("attr", report=False)
+    flagged = {(a["objective"], a["feature"]) for a in run.alerts}
+    assert ("attribution_skew", "x") in flagged and ("attribution_drift", "x") in flagged
+    x = next(e for e in run.result["attributions"] if e["feature"] == "x")
+    assert x["current"] < x["baseline"] - 0.2
+    assert x["value"] == pytest.approx(x["baseline"] - x["current"])

@@ -406,12 +406,11 @@ class Monitors:
         from pmle.monitoring import sources
 
         mv = self._ws.models.get(info.model)
-        names = Signature.from_dict(mv.manifest["signature"]).input_names
         return sources.log_relation(
             str(info.endpoint),
             info.model,
             info.features,
-            names,
+            Signature.from_dict(mv.manifest["signature"]),
             start=start,
             end=end,
             id_field=info.config.get("id_field"),

@@ -90,15 +90,18 @@ def log_relation(
     endpoint: str,
     model: str,
     kinds: Mapping[str, str],
-    input_names: list[str],
+    signature: Signature,
     *,
     start: datetime | None,
     end: datetime | None,
     id_field: str | None = None,
 ) -> str:
     """The logged instances of `model` on `endpoint` with time in (start, end], one column per
-    feature pulled out of the instance JSON (objects by key, lists by signature position), plus
-    `_id` (the instance's `id_field`, else the request id), `_prediction` and `_time`."""
+    feature pulled out of the instance JSON (objects by key, lists by signature position) and
+    typed as the signature says, plus `_id` (the instance's `id_field`, else the request id),
+    `_prediction` and `_time`."""
+    input_names = signature.input_names
+    types = {c.name: c.type for c in signature.inputs}
     cols = []
     for name in kinds:
         key = quote_literal("$." + _json_key(name))
@@ -111,6 +114,8 @@ def log_relation(
         )
         if kinds[name] == "numeric":
             value = f"TRY_CAST({value} AS DOUBLE)"
+        elif types.get(name) == "boolean":
+            value = f"TRY_CAST({value} AS BOOLEAN)"
         cols.append(f"{value} AS {quote_ident(name)}")
     ident = (
         f"json_extract_string(instance, {quote_literal('$.' + _json_key(id_field))})"
