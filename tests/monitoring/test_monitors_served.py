@@ -65,3 +65,21 @@ def test_server_logs_feed_the_monitor_and_the_webhook_gets_the_alert(
     monitored.monitors.create("by-request", endpoint="churn", schedule=None)
     by_request = pd.DataFrame({"id": ["order-42"], "label": ["no"]})
     assert monitored.monitors.add_labels("by-request", by_request) == 1
+
+
+def test_a_server_with_monitors_runs_them_when_due(
+    monitored: Workspace, table: pd.DataFrame, run_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pmle.server import state
+
+    monkeypatch.setattr(state, "MONITOR_CHECK_S", 0.2)
+    monitored.monitors.create("scheduled", endpoint="churn", schedule="every 1s")
+    with run_app(PmleApp(monitored, poll_s=0.1, run_monitors=True)) as url:
+        pmle.Endpoint("churn", url).predict(_rows(table.head(20)))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            runs = monitored.monitors.runs("scheduled")
+            if any(r.rows for r in runs):
+                break
+            time.sleep(0.2)
+    assert any(r.state == "COMPLETE" and r.rows == 20 for r in runs)

@@ -265,6 +265,10 @@ def serve(
         str | None,
         typer.Option("--ray-address", help="join this Ray cluster (--runner ray; default: local)"),
     ] = None,
+    monitors: Annotated[
+        bool,
+        typer.Option("--monitors", help="also run scheduled monitors when due (as pmle scheduler)"),
+    ] = False,
 ) -> None:
     """Serve every endpoint of the workspace (Vertex AI, KServe V1 and V2 routes, /metrics)."""
     from pmle.server.run import serve as run_server
@@ -286,6 +290,7 @@ def serve(
         runner=runner,
         replicas=replicas,
         ray_address=ray_address,
+        run_monitors=monitors,
     )
 
 

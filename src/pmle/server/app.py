@@ -129,7 +129,9 @@ class PmleApp:
         require_token: bool = False,
         max_body_bytes: int = DEFAULT_MAX_BODY,
         poll_s: float = 1.0,
+        run_monitors: bool = False,
     ) -> None:
+        """`run_monitors`: also run the workspace's scheduled monitors when they are due."""
         from pmle.server.metrics import Metrics
         from pmle.server.state import ServerState
         from pmle.serving.request_log import RequestLogger
@@ -139,7 +141,11 @@ class PmleApp:
         self.max_body_bytes = max_body_bytes
         self.metrics = Metrics()
         self.state: ServerState = ServerState(
-            ws, self.metrics, RequestLogger(ws.prediction_log_dir), poll_s=poll_s
+            ws,
+            self.metrics,
+            RequestLogger(ws.prediction_log_dir),
+            poll_s=poll_s,
+            run_monitors=run_monitors,
         )
         self._started = False
         self._start_lock: asyncio.Lock | None = None
@@ -528,6 +534,7 @@ def create_app(
     require_token: bool = False,
     max_body_bytes: int = DEFAULT_MAX_BODY,
     poll_s: float = 1.0,
+    run_monitors: bool = False,
 ) -> PmleApp:
     """The ASGI app for a workspace (found like the CLI finds it when `workspace` is None)."""
     from pmle.workspace import open_workspace
@@ -536,7 +543,13 @@ def create_app(
         raise InvalidInput("the body size limit must be positive")
     ws = open_workspace(workspace)
     ws.engine  # noqa: B018 - migrate now, not on the first request
-    return PmleApp(ws, require_token=require_token, max_body_bytes=max_body_bytes, poll_s=poll_s)
+    return PmleApp(
+        ws,
+        require_token=require_token,
+        max_body_bytes=max_body_bytes,
+        poll_s=poll_s,
+        run_monitors=run_monitors,
+    )
 
 
 def app_from_env() -> PmleApp:
@@ -547,6 +560,7 @@ def app_from_env() -> PmleApp:
         os.environ.get("PMLE_WORKSPACE"),
         require_token=os.environ.get("PMLE_SERVE_REQUIRE_TOKEN", "") == "1",
         max_body_bytes=int(os.environ.get("PMLE_SERVE_MAX_BODY", DEFAULT_MAX_BODY)),
+        run_monitors=os.environ.get("PMLE_SERVE_MONITORS", "") == "1",
     )
 
 

@@ -23,13 +23,15 @@ def serve(
     runner: str = "local",
     replicas: int | None = None,
     ray_address: str | None = None,
+    run_monitors: bool = False,
 ) -> None:
     """Serve every endpoint of the workspace until interrupted.
 
     With `workers` > 1, uvicorn starts that many processes on the same port; each loads the
     deployed models and follows deployment changes on its own. With `runner="ray"`, Ray Serve
     runs `replicas` replicas of the same app behind its proxy on `host:port`, on a local Ray or
-    on the cluster at `ray_address`."""
+    on the cluster at `ray_address`. `run_monitors`: the server also runs scheduled monitors
+    when they are due (as `pmle scheduler` does)."""
     from pmle.server.app import DEFAULT_MAX_BODY, create_app
     from pmle.workspace import open_workspace
 
@@ -45,6 +47,11 @@ def serve(
     if runner == "ray":
         from pmle.server.ray_runner import serve_ray
 
+        if run_monitors:
+            raise InvalidInput(
+                "replicas on Ray do not run monitors",
+                hint="run `pmle scheduler` beside the Ray server",
+            )
         if workers != 1:
             raise InvalidInput(
                 "workers are uvicorn processes of the local runner",
@@ -79,7 +86,9 @@ def serve(
         "lifespan": "on",
     }
     if workers == 1:
-        app = create_app(workspace, require_token=require_token, max_body_bytes=limit)
+        app = create_app(
+            workspace, require_token=require_token, max_body_bytes=limit, run_monitors=run_monitors
+        )
         uvicorn.run(app, **kwargs)  # type: ignore[arg-type]
         return
     # Worker processes build the app themselves from the environment.
@@ -88,6 +97,7 @@ def serve(
     os.environ["PMLE_WORKSPACE"] = str(ws.root)
     os.environ["PMLE_SERVE_REQUIRE_TOKEN"] = "1" if require_token else "0"
     os.environ["PMLE_SERVE_MAX_BODY"] = str(limit)
+    os.environ["PMLE_SERVE_MONITORS"] = "1" if run_monitors else "0"
     uvicorn.run(
         "pmle.server.app:app_from_env",
         factory=True,

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from pmle.workspace import Workspace
 
 log = logging.getLogger("pmle.server")
+#: Seconds between checks for due monitors (servers started with run_monitors).
+MONITOR_CHECK_S = 15.0
 
 
 @dataclass
@@ -96,8 +98,10 @@ class ServerState:
         logger: RequestLogger,
         *,
         poll_s: float = 1.0,
+        run_monitors: bool = False,
     ) -> None:
         self.ws = ws
+        self.run_monitors = run_monitors
         self.metrics = metrics
         self.logger = logger
         self.poll_s = poll_s
@@ -110,6 +114,7 @@ class ServerState:
         self._batchers: dict[str, Batcher] = {}  # deployed model id → batcher
         self._lock = threading.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._monitor_task: asyncio.Task[None] | None = None
         self._dropped: list[Batcher] = []
 
     def endpoint(self, name: str) -> LiveEndpoint:
@@ -189,6 +194,23 @@ class ServerState:
         await loop.run_in_executor(None, self.refresh, True)
         _freeze()
         self._task = loop.create_task(self._poll())
+        if self.run_monitors:
+            self._monitor_task = loop.create_task(self._monitors())
+
+    async def _monitors(self) -> None:
+        """Run due monitors off the event loop (several servers never run one twice: each run
+        is claimed in the store first)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                for run in await loop.run_in_executor(None, self.ws.monitors.run_due):
+                    log.info(
+                        "monitor %s run %s: %s, %s rows, %s alert(s)",
+                        run.monitor, run.id, run.state, run.rows, len(run.alerts),
+                    )  # fmt: skip
+            except Exception as exc:  # a broken monitor must not stop the server
+                log.warning("scheduled monitors failed: %s", exc)
+            await asyncio.sleep(MONITOR_CHECK_S)
 
     async def _poll(self) -> None:
         loop = asyncio.get_running_loop()
@@ -216,10 +238,11 @@ class ServerState:
 
     async def stop(self) -> None:
         """Stop polling, flush what is buffered, stop the batchers."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._monitor_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         try:
             self.logger.flush()
             pending = self.metrics.take_pending()
