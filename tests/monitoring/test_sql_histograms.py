@@ -60,3 +60,125 @@ def test_missing_feature_and_bad_kind(parquet: str) -> None:
         sql_histograms.fit(con, relation, {"x": "text"})
     with pytest.raises(InvalidInput, match="cannot read the data"):
         sql_histograms.fit(con, "SELECT * FROM nowhere", {"x": "numeric"})
+
+
+@pytest.fixture
+def wide(tmp_path: Path) -> tuple[str, pd.DataFrame]:
+    """Numeric features with ties, NaN, ±inf and continuous values; categorical features with
+    few and with many (> 8) categories, quotes, an empty string and non-ASCII."""
+    rng = np.random.default_rng(11)
+    n = 3000
+    cont = rng.normal(size=n) * 1e3
+    cont[::13] = np.nan
+    cont[::101] = np.inf
+    cont[1::97] = -np.inf
+    many = np.array([f"v{i}" for i in range(40)] + ["", "it's", "é", "a,b"], dtype=object)
+    frame = pd.DataFrame(
+        {
+            "cont": cont,
+            "ints": rng.integers(0, 7, size=n),
+            "ties": rng.choice([0.1, 0.2, 1 / 3, -0.0, 0.0], size=n),
+            "few": rng.choice(np.array(["a", "b", "it's", None], dtype=object), size=n),
+            "many": rng.choice(np.append(many, None), size=n),
+            "code": rng.integers(0, 30, size=n),  # a number used as a category
+        }
+    )
+    path = tmp_path / "wide.parquet"
+    frame.to_parquet(path)
+    return f"SELECT * FROM read_parquet('{path}')", frame
+
+
+KINDS = {
+    "cont": "numeric",
+    "ints": "numeric",
+    "ties": "numeric",
+    "few": "categorical",
+    "many": "categorical",
+    "code": "categorical",
+}
+
+
+def test_count_all_equals_per_feature_and_in_memory_counts(wide: tuple[str, pd.DataFrame]) -> None:
+    relation, _ = wide
+    con = duckdb.connect()
+    baseline = sql_histograms.fit(con, relation, KINDS, max_categories=30)
+    assert len(baseline["many"].categories) == 30  # past 8: counted through a MAP
+    window = (
+        f"SELECT cont * 1.5 + 3 AS cont, ints + 1 AS ints, ties, few, "
+        f"CASE WHEN code % 3 = 0 THEN 'new' ELSE many END AS many, code "
+        f"FROM ({relation}) WHERE ints < 5"
+    )
+    got = sql_histograms.count_all(con, window, baseline)
+    assert list(got) == list(KINDS)
+    shifted = con.execute(window).df()
+    for name, hist in baseline.items():
+        one = sql_histograms.count(con, window, name, hist)
+        assert list(got[name]) == list(one)
+        values = shifted[name].astype(object).where(shifted[name].notna(), None)
+        assert list(got[name]) == list(hist.count(values)), name
+    # the baseline's own counts are what count_all finds on the baseline's rows
+    again = sql_histograms.count_all(con, relation, baseline)
+    assert {n: tuple(int(c) for c in v) for n, v in again.items()} == {
+        n: h.counts for n, h in baseline.items()
+    }
+
+
+def test_count_all_of_an_empty_window(wide: tuple[str, pd.DataFrame]) -> None:
+    relation, _ = wide
+    con = duckdb.connect()
+    baseline = sql_histograms.fit(con, relation, KINDS)
+    got = sql_histograms.count_all(con, relation + " WHERE false", baseline)
+    assert all(not c.any() and len(c) == len(baseline[n].counts) for n, c in got.items())
+    assert sql_histograms.count_all(con, relation, {}) == {}
+
+
+def test_cut_points_are_duckdbs_quantiles_on_both_paths(
+    wide: tuple[str, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counted value by value (the default here) or through quantile_cont (a sample that
+    looks continuous), the histograms are the same, and the cut points are bit for bit
+    DuckDB's quantile_cont."""
+    relation, _ = wide
+    con = duckdb.connect()
+    numeric = {n: k for n, k in KINDS.items() if k == "numeric"}
+    for buckets in (3, 7, 10, 20):
+        grouped = sql_histograms.fit(con, relation, KINDS, buckets=buckets)
+        monkeypatch.setattr(sql_histograms, "_SAMPLE_ROWS", 10)
+        assert sql_histograms._spread_out(con, relation, list(numeric)) == set(numeric)
+        sorted_ = sql_histograms.fit(con, relation, KINDS, buckets=buckets)
+        monkeypatch.undo()
+        assert grouped == sorted_
+        qs = [i / buckets for i in range(1, buckets)]
+        for name in numeric:
+            x = f"TRY_CAST({name} AS DOUBLE)"
+            ((want,),) = con.execute(
+                f"SELECT quantile_cont({x}, {qs}) FROM ({relation}) "
+                f"WHERE {x} IS NOT NULL AND NOT isnan({x})"
+            ).fetchall()
+            edges = grouped[name].edges  # type: ignore[union-attr]
+            assert edges == tuple(sorted({float(v) for v in want}))
+
+
+def test_fit_of_no_rows_and_all_missing(wide: tuple[str, pd.DataFrame]) -> None:
+    relation, _ = wide
+    con = duckdb.connect()
+    empty = sql_histograms.fit(con, relation + " WHERE false", KINDS)
+    assert empty["cont"] == NumericHistogram((), (0, 0))
+    assert empty["few"] == CategoricalHistogram((), (0, 0))
+    nulls = sql_histograms.fit(
+        con,
+        f"SELECT NULL::DOUBLE AS cont, NULL::VARCHAR AS few FROM ({relation})",
+        {"cont": "numeric", "few": "categorical"},
+    )
+    assert nulls["cont"] == NumericHistogram((), (0, 3000))
+    assert nulls["few"] == CategoricalHistogram((), (0, 3000))
+
+
+def test_counts_not_settled_by_the_fetched_rows_are_counted(
+    wide: tuple[str, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    relation, _ = wide
+    con = duckdb.connect()
+    want = sql_histograms.fit(con, relation, KINDS)
+    monkeypatch.setattr(sql_histograms, "_numeric_counts", lambda *a: None)
+    assert sql_histograms.fit(con, relation, KINDS) == want

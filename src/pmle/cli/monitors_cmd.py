@@ -227,8 +227,7 @@ def run(
     no_report: Annotated[bool, typer.Option("--no-report", help="skip the HTML report")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run a monitor now and show its distances, performance and alerts. Exits 3 when it
-    raised alerts."""
+    """Run a monitor now: distances, performance and alerts (exit status 3 on alerts)."""
     result = open_ws().monitors.run(
         name, data=data, start=_when(start), end=_when(end), report=not no_report
     )
@@ -361,8 +360,7 @@ def labels(
     id_column: Annotated[str, typer.Option(help="column of prediction ids")] = "id",
     label_column: Annotated[str, typer.Option(help="column of true labels")] = "label",
 ) -> None:
-    """Add ground truth for logged predictions (joined by id); the next run measures
-    performance on them."""
+    """Add ground truth for logged predictions, joined by id; the next run scores them."""
     n = open_ws().monitors.add_labels(name, file, id_column=id_column, label_column=label_column)
     console().print(f"stored {n:,} label(s) for monitor [bold]{name}[/]")
 

@@ -82,7 +82,8 @@ def detect(
     thresholds: Mapping[str, float] | None = None,
     default_threshold: float = DEFAULT_THRESHOLD,
 ) -> list[FeatureDrift]:
-    """Each baseline feature's distance over the SQL relation `relation` (the window)."""
+    """Each baseline feature's distance over the SQL relation `relation` (the window), all
+    features counted in one scan of it."""
     from pmle.monitoring import sql_histograms
 
     features = list(baseline)
@@ -92,9 +93,10 @@ def detect(
         for f, h in baseline.items()
     }
     sql_histograms.check_relation(con, relation, kinds)
+    counted = sql_histograms.count_all(con, relation, baseline)  # one scan for every feature
     out = []
     for feature, hist in baseline.items():
-        counts = sql_histograms.count(con, relation, feature, hist)
+        counts = counted[feature]
         rows = int(counts.sum())
         if rows == 0:
             raise InvalidInput("the window holds no rows", hint="pick a window with traffic")
