@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pandas as pd
+import pytest
 
 import pmle
 from pmle.server.app import PmleApp

@@ -182,3 +182,30 @@ def test_counts_not_settled_by_the_fetched_rows_are_counted(
     want = sql_histograms.fit(con, relation, KINDS)
     monkeypatch.setattr(sql_histograms, "_numeric_counts", lambda *a: None)
     assert sql_histograms.fit(con, relation, KINDS) == want
+
+
+def test_a_csv_window_counts_like_parquet(tmp_path: Path) -> None:
+    """DuckDB may push a cast into read_csv (parse the raw text as the target type): booleans
+    written as "False" / "True" still count as the Parquet baseline's 'false' / 'true', and
+    text in a numeric column is missing, not an error."""
+    frame = pd.DataFrame(
+        {
+            "b": [True, False, False, None] * 50,
+            "x": ["1.5", "2", "n/a", None] * 50,
+            "k": [1, 2, 3, 4] * 50,
+        }
+    )
+    frame.to_parquet(tmp_path / "d.parquet")
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    con = duckdb.connect()
+    kinds = {"b": "categorical", "x": "numeric", "k": "numeric"}
+    parquet = f"SELECT * FROM read_parquet('{tmp_path / 'd.parquet'}')"
+    csv = f"SELECT * FROM read_csv_auto('{tmp_path / 'd.csv'}')"
+    baseline = sql_histograms.fit(con, parquet, kinds)
+    assert baseline["b"] == CategoricalHistogram(("false", "true"), (100, 50, 0, 50))
+    assert baseline["x"].counts[-1] == 100  # "n/a" and the empty cells: missing
+    got = sql_histograms.count_all(con, csv, baseline)
+    assert {n: tuple(int(c) for c in v) for n, v in got.items()} == {
+        n: h.counts for n, h in baseline.items()
+    }
+    assert sql_histograms.fit(con, csv, kinds) == baseline

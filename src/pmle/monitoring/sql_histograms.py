@@ -54,7 +54,22 @@ _DISTINCT_SHARE = 0.1
 
 
 def _number(column: str) -> str:
-    return f"TRY_CAST({quote_ident(column)} AS DOUBLE)"
+    return _cast(column, "DOUBLE", try_=True)
+
+
+def _text(column: str) -> str:
+    return _cast(column, "VARCHAR")
+
+
+def _cast(column: str, to: str, *, try_: bool = False, guard: bool = True) -> str:
+    # DuckDB pushes a cast into the reader when the column appears nowhere else in the plan
+    # (type_pushdown): read_csv then parses the raw text as `to`, so "False" stays "False"
+    # instead of the BOOLEAN's 'false'. The bare `IS NULL` of the guard rules that out;
+    # count_all guards more cheaply, with a bare aggregate of the column.
+    col, cast = quote_ident(column), "TRY_CAST" if try_ else "CAST"
+    if not guard:
+        return f"{cast}({col} AS {to})"
+    return f"CASE WHEN {col} IS NULL THEN NULL ELSE {cast}({col} AS {to}) END"
 
 
 def _double(value: float) -> str:
@@ -122,12 +137,13 @@ def fit(
 
 
 def _spread_out(con: duckdb.DuckDBPyConnection, relation: str, numeric: list[str]) -> set[str]:
-    """The numeric features whose first rows (up to `_SAMPLE_ROWS`) are mostly distinct: too
-    many values to count one by one. A relation that is all seen in the sample is not."""
+    """The numeric features whose first rows (up to `_SAMPLE_ROWS`) are mostly distinct (by
+    HyperLogLog's estimate): too many values to count one by one. A relation that is all seen
+    in the sample is not."""
     if not numeric:
         return set()
     cols = ", ".join(f"{_number(f)} AS _n{i}" for i, f in enumerate(numeric))
-    distinct = ", ".join(f"count(DISTINCT _n{i})" for i in range(len(numeric)))
+    distinct = ", ".join(f"approx_count_distinct(_n{i})" for i in range(len(numeric)))
     ((rows, *values),) = con.execute(
         f"SELECT count(*), {distinct} FROM (SELECT {cols} FROM ({relation}) LIMIT {_SAMPLE_ROWS})"
     ).fetchall()
@@ -194,7 +210,7 @@ def _fit_sql(
     cols = [
         f"CASE WHEN isnan({_number(f)}) THEN NULL ELSE {_number(f)} END AS _n{i}"
         for i, f in enumerate(numeric)
-    ] + [f"CAST({quote_ident(f)} AS VARCHAR) AS _c{i}" for i, f in enumerate(categorical)]
+    ] + [f"{_text(f)} AS _c{i}" for i, f in enumerate(categorical)]
     keys = [f"_n{i}" for i in range(n_num)] + [f"_c{i}" for i in range(len(categorical))]
     which = " ".join(f"WHEN GROUPING({key}) = 0 THEN {j}" for j, key in enumerate(keys))
     x = f"coalesce({', '.join(keys[:n_num])})" if numeric else "NULL::DOUBLE"
@@ -309,20 +325,21 @@ def count_all(
     cols: list[str] = []
     aggs: list[str] = []
     for i, (name, hist) in enumerate(baseline.items()):
-        c = f"_f{i}"
+        c, bare = f"_f{i}", f"_b{i}"  # `count(bare)`: see _cast
+        cols.append(f"{quote_ident(name)} AS {bare}")
         if isinstance(hist, NumericHistogram):
-            cols.append(f"{_number(name)} AS {c}")
+            cols.append(f"{_cast(name, 'DOUBLE', try_=True, guard=False)} AS {c}")
             aggs += [f"count_if({c} <= {_double(e)})" for e in hist.edges]
-            aggs += [f"count({c}) - count_if(isnan({c}))", "count(*)"]
+            aggs += [f"count({c}) - count_if(isnan({c}))", "count(*)", f"count({bare})"]
         else:
-            cols.append(f"CAST({quote_ident(name)} AS VARCHAR) AS {c}")
+            cols.append(f"{_cast(name, 'VARCHAR', guard=False)} AS {c}")
             cats = [quote_literal(v) for v in hist.categories]
             if len(cats) <= _EQUALITY_TESTS:
                 aggs += [f"count_if({c} = {v})" for v in cats]
             else:
                 index = ", ".join(f"{v}: {j}" for j, v in enumerate(cats))
                 aggs.append(f"histogram(MAP {{{index}}}[{c}])")
-            aggs += [f"count({c})", "count(*)"]
+            aggs += [f"count({bare})", "count(*)"]  # a cast to text is NULL only for NULL
     (row,) = con.execute(
         f"SELECT {', '.join(aggs)} FROM (SELECT {', '.join(cols)} FROM ({relation}))"
     ).fetchall()
@@ -334,7 +351,7 @@ def count_all(
             k = len(hist.edges)
             at_most = [int(c) for c in values[pos : pos + k]]
             valid, rows = int(values[pos + k]), int(values[pos + k + 1])
-            pos += k + 2
+            pos += k + 3
             bounds = [0, *at_most, valid]
             counts = [bounds[i + 1] - bounds[i] for i in range(k + 1)]
             out[name] = np.asarray([*counts, rows - valid], dtype="int64")
