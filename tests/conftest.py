@@ -218,9 +218,14 @@ def port() -> int:
 
 
 @pytest.fixture
-def monitored(ws: Workspace, table: pd.DataFrame, labels: pd.Series) -> Workspace:
+def monitored(
+    ws: Workspace, table: pd.DataFrame, labels: pd.Series, monkeypatch: pytest.MonkeyPatch
+) -> Workspace:
     """Model `churn@1` trained on dataset `train@1` (lineage), deployed on logging endpoint
-    `churn`."""
+    `churn`. Log windows may end right now (tests write their logs before running)."""
+    from pmle.monitoring import run_monitor
+
+    monkeypatch.setattr(run_monitor, "LOG_SETTLE_S", 0.0)
     dv = ws.datasets.import_("train", table.assign(churn=labels))
     ws.models.register(
         "churn",

@@ -211,8 +211,6 @@ def monitor_demo(
 ) -> MonitoringResult:
     """Monitor the endpoint: an ordinary window, a drifted window, alerts, report; explain one
     prediction."""
-    from pmle._util import utcnow
-
     frame = ws.datasets.to_pandas(test.ref).drop(columns=[TARGET])
     half = len(frame) // 2
     if MONITOR in {m.name for m in ws.monitors.list()}:
@@ -227,12 +225,13 @@ def monitor_demo(
         description="the demo's skew and drift monitor",
     )
     step("monitor", ws.monitors.get(MONITOR))
-    start = utcnow()
-    _send(ws, endpoint, champion_id, frame.iloc[:half], since=start)
-    quiet = ws.monitors.run(MONITOR, start=start)
+    # The demo waits until the server has written its log, so windows may end right now.
+    info = ws.monitors.get(MONITOR)
+    _send(ws, endpoint, champion_id, frame.iloc[:half], since=info.created_at)
+    quiet = ws.monitors.run(MONITOR, settle_s=0)
     step("quiet", quiet)
     _send(ws, endpoint, champion_id, drift(frame.iloc[half:]), since=quiet.window_end)
-    drifted = ws.monitors.run(MONITOR)
+    drifted = ws.monitors.run(MONITOR, settle_s=0)
     step("drifted", drifted)
     row = _records(frame.head(1))[0]
     explanation = ws.explanations.explain(f"{MODEL}@champion", [row])[0]

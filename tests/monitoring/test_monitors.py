@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+import time
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import numpy as np
@@ -228,8 +229,96 @@ def test_window_bounds(monitored: Workspace, table: pd.DataFrame) -> None:
     monitored.monitors.create("m", endpoint="churn", schedule=None)
     log_requests(monitored, table.head(100))
     future = datetime.now(UTC) + timedelta(hours=1)
-    run = monitored.monitors.run("m", start=future - timedelta(minutes=1), end=future, report=False)
-    assert run.rows == 0 and "no requests" in run.result["notes"][0]
+    with pytest.raises(InvalidInput, match="must end at least"):
+        monitored.monitors.run("m", end=future)
+    # A window given explicitly (here in UTC+2) does not move the continuous windows.
+    plus_two = timezone(timedelta(hours=2))
+    end = datetime.now(plus_two)
+    given = monitored.monitors.run("m", start=end - timedelta(hours=1), end=end, report=False)
+    assert given.rows == 100 and given.window_end == end
+    assert monitored.monitors.run("m", report=False).rows == 100
+    assert monitored.monitors.run("m", report=False).rows == 0
+
+
+def test_rows_written_late_are_not_lost(
+    monitored: Workspace, table: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pmle.monitoring import run_monitor
+
+    monkeypatch.setattr(run_monitor, "LOG_SETTLE_S", 1.0)
+    monitored.monitors.create("m", endpoint="churn", schedule=None)
+    log_requests(monitored, table.head(30))
+    assert monitored.monitors.run("m", report=False).rows == 0  # not settled yet
+    time.sleep(1.1)
+    assert monitored.monitors.run("m", report=False).rows == 30
+
+
+def test_one_run_at_a_time(monitored: Workspace) -> None:
+    info = monitored.monitors.create("m", endpoint="churn", schedule=None)
+    monitored.monitors._start_run(info, "continuous")
+    with pytest.raises(InvalidInput, match="running already"):
+        monitored.monitors.run("m")
+
+
+def test_labels_wait_for_enough_rows_and_bad_labels_are_refused(
+    monitored: Workspace, table: pd.DataFrame
+) -> None:
+    monitored.monitors.create("m", endpoint="churn", schedule=None)
+    log_requests(monitored, table.head(40))
+    with pytest.raises(InvalidInput, match="not classes of the model"):
+        monitored.monitors.add_labels("m", pd.DataFrame({"id": ["req-1"], "label": ["Yes"]}))
+    first = pd.DataFrame({"id": [f"req-{i}" for i in range(6)], "label": ["no"] * 6})
+    monitored.monitors.add_labels("m", first)
+    run = monitored.monitors.run("m", report=False)
+    assert run.result["performance"] is None and "from 10 on" in run.result["notes"][-1]
+    more = pd.DataFrame({"id": [f"req-{i}" for i in range(6, 12)], "label": ["yes"] * 6})
+    monitored.monitors.add_labels("m", more)
+    assert monitored.monitors.run("m", report=False).result["performance"]["rows"] == 12
+
+
+def test_a_failing_scheduled_run_is_recorded(
+    monitored: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pmle.monitoring import run_monitor
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(run_monitor, "_compute", broken)
+    info = monitored.monitors.create("m", endpoint="churn", schedule="every 1m")
+    assert info.next_run_at is not None
+    (run,) = monitored.monitors.run_due(now=info.next_run_at)
+    assert run.state == "FAILED" and "disk on fire" in (run.error or "")
+
+
+def test_more_clear_errors(monitored: Workspace, table: pd.DataFrame, tmp_path: Any) -> None:
+    empty = tmp_path / "empty.parquet"
+    table.head(0).to_parquet(empty)
+    with pytest.raises(InvalidInput, match="holds no rows"):
+        monitored.monitors.create("m", endpoint="churn", baseline=str(empty))
+    with pytest.raises(InvalidInput, match="SMTP port"):
+        monitored.monitors.create(
+            "m",
+            endpoint="churn",
+            sinks=[{"type": "email", "to": "a@b.c", "host": "h", "port": "x"}],
+        )
+    with pytest.raises(InvalidInput, match="no schedule"):
+        monitored.monitors.create("m", model="churn@1", schedule="0 * * * *")
+    with pytest.raises(InvalidInput, match="between 1 s and 366 days"):
+        monitored.monitors.create("m", endpoint="churn", schedule="every 9999999d")
+
+
+def test_attributions_of_a_subset_over_a_glob(
+    monitored: Workspace, fresh_rows: Any, tmp_path: Any
+) -> None:
+    monitored.monitors.create(
+        "attr", model="churn@1", features=["x"], objectives=["attribution_skew"], schedule=None
+    )
+    for i in range(2):
+        fresh_rows(300, 20 + i).to_parquet(tmp_path / f"part-{i}.parquet")
+    run = monitored.monitors.run("attr", data=str(tmp_path / "part-*.parquet"), report=False)
+    assert run.rows == 600
+    assert [e["feature"] for e in run.result["attributions"]] == ["x"]
 
 
 def test_attribution_skew_and_drift(monitored: Workspace, fresh_rows: Any) -> None:

@@ -71,9 +71,11 @@ def test_server_logs_feed_the_monitor_and_the_webhook_gets_the_alert(
 def test_a_server_with_monitors_runs_them_when_due(
     monitored: Workspace, table: pd.DataFrame, run_app: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from pmle.monitoring import run_monitor
     from pmle.server import state
 
     monkeypatch.setattr(state, "MONITOR_CHECK_S", 0.2)
+    monkeypatch.setattr(run_monitor, "LOG_SETTLE_S", 1.0)  # the server flushes every 0.1 s
     monitored.monitors.create("scheduled", endpoint="churn", schedule="every 1s")
     with run_app(PmleApp(monitored, poll_s=0.1, run_monitors=True)) as url:
         pmle.Endpoint("churn", url).predict(_rows(table.head(20)))

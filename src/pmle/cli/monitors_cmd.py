@@ -190,19 +190,31 @@ def update(
     threshold: Annotated[list[str] | None, typer.Option(help="FEATURE=VALUE")] = None,
     default_threshold: Annotated[float | None, typer.Option()] = None,
     sampling_rate: Annotated[float | None, typer.Option()] = None,
+    clear_threshold: Annotated[
+        list[str] | None, typer.Option(help="FEATURE back to the default threshold")
+    ] = None,
     schedule: Annotated[str | None, typer.Option(help="cron, 'every 6h' or 'none'")] = None,
     performance_threshold: Annotated[float | None, typer.Option()] = None,
+    webhook: Annotated[list[str] | None, typer.Option(help="alert sinks: replace them")] = None,
+    log: Annotated[list[Path] | None, typer.Option(help="alert sinks: replace them")] = None,
+    email: Annotated[list[str] | None, typer.Option(help="alert sinks: replace them")] = None,
+    no_sinks: Annotated[bool, typer.Option("--no-sinks", help="remove every sink")] = False,
+    description: Annotated[str | None, typer.Option(help="free text")] = None,
 ) -> None:
-    """Change thresholds, sampling or schedule (the baseline stays)."""
+    """Change thresholds, sampling, schedule, sinks (the baseline stays)."""
     clear = schedule is not None and schedule.strip().lower() == "none"
+    sinks = _sinks(webhook, log, email)
     info = open_ws().monitors.update(
         name,
         thresholds=_thresholds(threshold),
+        clear_thresholds=clear_threshold,
         default_threshold=default_threshold,
         sampling_rate=sampling_rate,
         schedule=None if clear else schedule,
         clear_schedule=clear,
+        sinks=[] if no_sinks else (sinks or None),
         performance_threshold=performance_threshold,
+        description=description,
     )
     _print_monitor(info)
 
@@ -376,7 +388,12 @@ def scheduler(
     out = console()
     out.print(f"scheduler on {ws.root}: {len(ws.monitors.list())} monitor(s)")
     while True:
-        for r in ws.monitors.run_due():
+        try:
+            runs = ws.monitors.run_due()
+        except Exception as exc:  # e.g. the store briefly locked: try again next time
+            out.print(f"[yellow]warning[/]: could not check the monitors: {exc}")
+            runs = []
+        for r in runs:
             state = r.state if r.state != "FAILED" else f"[red]FAILED[/] {r.error or ''}"
             out.print(
                 f"{r.started_at:%Y-%m-%d %H:%M:%S} {r.monitor} run {r.id}: {state}, "

@@ -194,6 +194,16 @@ class LoadedModel:
         return dict(self.manifest.get("metrics") or {})
 
     @property
+    def target(self) -> str | None:
+        """The column the model was trained to predict, when recorded (AutoML records it)."""
+        if self.manifest.get("target"):
+            return str(self.manifest["target"])
+        info = getattr(self.native, "info", None)
+        if isinstance(info, dict) and info.get("target"):
+            return str(info["target"])
+        return None
+
+    @property
     def native(self) -> Any:
         """The framework's own model object (LightGBM / XGBoost Booster, sklearn estimator)."""
         return self._predictor.native

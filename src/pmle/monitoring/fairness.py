@@ -90,7 +90,7 @@ class Fairness:
                 f"the data has no sensitive column {sensitive!r}",
                 hint=f"columns: {', '.join(columns)}",
             )
-        label = label or _recorded_target(mv.manifest, model)
+        label = label or model.target
         if label is None:
             raise InvalidInput(
                 f"{mv.ref} does not record its target column: say which column holds the labels",
@@ -225,16 +225,6 @@ class Fairness:
         chunks = builtins.list(reader.chunks())
         table = pa.concat_tables(chunks) if chunks else reader.schema.empty_table()
         return table.to_pandas(), source.label
-
-
-def _recorded_target(manifest: dict[str, Any], model: LoadedModel) -> str | None:
-    """The target column a model was trained on, when its files say (AutoML records it)."""
-    if manifest.get("target"):
-        return str(manifest["target"])
-    info = getattr(model.native, "info", None)
-    if isinstance(info, dict) and info.get("target"):
-        return str(info["target"])
-    return None
 
 
 def _text(value: Any) -> str:

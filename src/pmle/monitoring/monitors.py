@@ -22,7 +22,7 @@ import os
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from pmle.workspace import Workspace
 
 OBJECTIVES = ("skew", "drift", "attribution_skew", "attribution_drift")
+#: A run still RUNNING after this long was left by a process that stopped.
+STALE_RUN_S = 3600.0
 DEFAULT_OBJECTIVES = ("skew", "drift")
 #: Rows of a window (and of the training data) whose attributions are computed.
 ATTRIBUTION_ROWS = 500
@@ -50,7 +52,7 @@ SINK_TYPES = ("webhook", "log", "email")
 def _utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -193,7 +195,13 @@ class Monitors:
         chosen = _objectives(objectives)
         limits = thresholds_for(list(kinds), thresholds, default_threshold)
         rate = _sampling(sampling_rate)
-        cron = check_schedule(schedule) if schedule is not None else None
+        if endpoint is None and schedule not in (None, DEFAULT_SCHEDULE):
+            raise InvalidInput(
+                "a monitor without an endpoint checks the data given to each run, so it has "
+                "no schedule",
+                hint="run it with: pmle monitors run NAME --data TABLE|FILE",
+            )
+        cron = check_schedule(schedule) if schedule is not None and endpoint else None
         sink_specs = [_check_sink(s) for s in sinks or []]
         if id_field is not None and not str(id_field).strip():
             raise InvalidInput("the id field must be a name")
@@ -205,7 +213,7 @@ class Monitors:
         config = {
             "objectives": chosen,
             "features": kinds,
-            "thresholds": {f: v for f, v in limits.items() if v != default_threshold},
+            "thresholds": {f: limits[f] for f in dict(thresholds or {})},
             "default_threshold": check_threshold(default_threshold, "the default threshold"),
             "sampling_rate": rate,
             "sinks": sink_specs,
@@ -268,10 +276,14 @@ class Monitors:
         from pmle.monitoring import sources, sql_histograms
 
         data = given if given is not None else sources.training_dataset(mv)
+        target = self._ws.models.load(mv.ref).target
         with self._ws.warehouse.connect(read_only=True) as con:
             relation, label = sources.data_relation(self._ws, data)
+            sql_histograms.check_relation(con, relation, kinds)
+            if not con.execute(f"SELECT count(*) FROM ({relation})").fetchall()[0][0]:
+                raise InvalidInput(f"the baseline data {label} holds no rows")
             hists = sql_histograms.fit(con, relation, kinds)
-            prior = _label_prior(con, relation, input_names, mv)
+            prior = _label_prior(con, relation, input_names, mv, target)
             shares = None
             if {"attribution_skew", "attribution_drift"} & set(objectives):
                 frame = sources.frame_of(con, relation, input_names, ATTRIBUTION_ROWS)
@@ -297,6 +309,7 @@ class Monitors:
         name: str,
         *,
         thresholds: Mapping[str, float] | None = None,
+        clear_thresholds: builtins.list[str] | None = None,
         default_threshold: float | None = None,
         sampling_rate: float | None = None,
         schedule: str | None = None,
@@ -305,7 +318,8 @@ class Monitors:
         performance_threshold: float | None = None,
         description: str | None = None,
     ) -> MonitorInfo:
-        """Change thresholds, sampling, schedule, sinks (the baseline stays)."""
+        """Change thresholds (`clear_thresholds`: back to the default), sampling, schedule,
+        sinks (the baseline stays)."""
 
         from pmle.storage import schema as t
 
@@ -315,9 +329,11 @@ class Monitors:
         if default_threshold is not None:
             default = check_threshold(default_threshold, "the default threshold")
         merged = {**config["thresholds"], **dict(thresholds or {})}
+        for feature in clear_thresholds or []:
+            merged.pop(feature, None)
         limits = thresholds_for(list(info.features), merged, default)
         config["default_threshold"] = default
-        config["thresholds"] = {f: v for f, v in limits.items() if v != default}
+        config["thresholds"] = {f: limits[f] for f in merged}
         if sampling_rate is not None:
             config["sampling_rate"] = _sampling(sampling_rate)
         if sinks is not None:
@@ -395,6 +411,8 @@ class Monitors:
             )
         labels = performance.read_label_input(data, id_column, label_column)
         labels = labels.drop_duplicates("id", keep="last")
+        mv = self._ws.models.get(info.model)
+        performance.check_label_values(labels, str(mv.task), mv.manifest.get("classes"))
         logged = self._logged(info, start=None, end=None)
         with self._ws.warehouse.connect(read_only=True) as con:
             performance.check_label_ids(con, logged, labels)
@@ -426,10 +444,13 @@ class Monitors:
         start: datetime | None = None,
         end: datetime | None = None,
         report: bool = True,
+        settle_s: float | None = None,
     ) -> MonitorRun:
         """Run the monitor now: over `data` when given, else over the endpoint's requests
-        logged after the previous run's window (or `start`) up to now (or `end`)."""
-        from pmle.monitoring.run_monitor import execute
+        logged after the previous run's window (the monitor's creation at first; or `start`)
+        up to `settle_s` seconds ago (or `end`) — servers write their logs a moment after
+        answering, so the last seconds are left to the next run."""
+        from pmle.monitoring.run_monitor import LOG_SETTLE_S, execute
 
         info = self.get(name)
         if data is None and info.endpoint is None:
@@ -437,7 +458,15 @@ class Monitors:
                 f"monitor {name!r} watches no endpoint: give the data to check",
                 hint=f"pmle monitors run {name} --data TABLE|FILE",
             )
-        return execute(self, info, data=data, start=_utc(start), end=_utc(end), report=report)
+        return execute(
+            self,
+            info,
+            data=data,
+            start=_utc(start),
+            end=_utc(end),
+            report=report,
+            settle_s=LOG_SETTLE_S if settle_s is None else float(settle_s),
+        )
 
     def runs(self, name: str, limit: int | None = None) -> builtins.list[MonitorRun]:
         """The monitor's runs, newest first."""
@@ -460,10 +489,20 @@ class Monitors:
 
     def get_run(self, name: str, run_id: int) -> MonitorRun:
         """One run of the monitor."""
-        for r in self.runs(name):
-            if r.id == run_id:
-                return r
-        raise NotFound(f"monitor {name!r} has no run {run_id}")
+        import sqlalchemy as sa
+
+        from pmle.storage import schema as t
+
+        self.get(name)
+        r = t.monitor_runs
+        with self._ws.engine.connect() as conn:
+            mid = _monitor_id(conn, name)
+            row = conn.execute(
+                sa.select(r).where(r.c.id == int(run_id), r.c.monitor_id == mid)
+            ).first()
+        if row is None:
+            raise NotFound(f"monitor {name!r} has no run {run_id}")
+        return _run(name, row)
 
     def alerts(
         self, name: str | None = None, limit: int | None = 100
@@ -492,7 +531,7 @@ class Monitors:
                 "value": r.value,
                 "threshold": r.threshold,
                 "deliveries": r.deliveries,
-                "at": r.created_at.replace(tzinfo=UTC).isoformat() if r.created_at else None,
+                "at": _iso(r.created_at),
             }
             for r in rows
         ]
@@ -527,49 +566,86 @@ class Monitors:
                 ).rowcount
             if claimed != 1:
                 continue
+            before = self._newest_run_id(mid)
             try:
                 out.append(self.run(name))
-            except Exception:
-                latest = self.runs(name, limit=1)
-                if latest and latest[0].state == "FAILED":
-                    out.append(latest[0])
+            except Exception:  # recorded as a FAILED run; the other monitors still run
+                failed = self._newest_run_id(mid)
+                if failed is not None and failed != before:
+                    out.append(self.get_run(name, failed))
         return out
+
+    def _newest_run_id(self, monitor_id: int) -> int | None:
+        import sqlalchemy as sa
+
+        from pmle.storage import schema as t
+
+        r = t.monitor_runs
+        with self._ws.engine.connect() as conn:
+            value = conn.execute(
+                sa.select(sa.func.max(r.c.id)).where(r.c.monitor_id == monitor_id)
+            ).scalar()
+        return None if value is None else int(value)
 
     # -- used by run_monitor ----------------------------------------------------------------------
 
-    def _start_run(self, info: MonitorInfo, source: str, start: Any, end: Any) -> int:
+    def _start_run(self, info: MonitorInfo, kind: str) -> int:
+        """Record a RUNNING run — unless another run of the monitor is in progress (one run
+        at a time, so windows never overlap). Runs left RUNNING for STALE_RUN_S (a crashed
+        process) are marked FAILED first."""
+        import sqlalchemy as sa
+
         from pmle.storage import schema as t
 
+        r = t.monitor_runs
+        now = utcnow()
         with self._ws.engine.begin() as conn:
             mid = _monitor_id(conn, info.name)
+            conn.execute(
+                r.update()
+                .where(
+                    r.c.monitor_id == mid,
+                    r.c.state == "RUNNING",
+                    r.c.started_at < now - timedelta(seconds=STALE_RUN_S),
+                )
+                .values(state="FAILED", error="abandoned: the process running it stopped")
+            )
+            busy = conn.execute(
+                sa.select(r.c.id).where(r.c.monitor_id == mid, r.c.state == "RUNNING")
+            ).first()
+            if busy is not None:
+                raise InvalidInput(
+                    f"monitor {info.name!r} is running already (run {busy[0]})",
+                    hint="wait for it to finish",
+                )
             inserted = conn.execute(
-                t.monitor_runs.insert().values(
+                r.insert().values(
                     monitor_id=mid,
                     state="RUNNING",
-                    source=source,
-                    window_start=start,
-                    window_end=end,
+                    kind=kind,
+                    source="",
                     rows=0,
                     result={},
                     histograms={},
-                    started_at=utcnow(),
+                    started_at=now,
                 )
             ).inserted_primary_key
             assert inserted is not None
             return int(inserted[0])
 
-    def _finish_run(self, run_id: int, **values: Any) -> None:
+    def _finish_run(self, run_id: int, *, ended: bool = True, **values: Any) -> None:
         from pmle.storage import schema as t
 
+        if ended:
+            values["ended_at"] = utcnow()
         with self._ws.engine.begin() as conn:
             conn.execute(
-                t.monitor_runs.update()
-                .where(t.monitor_runs.c.id == run_id)
-                .values(ended_at=utcnow(), **values)
+                t.monitor_runs.update().where(t.monitor_runs.c.id == run_id).values(**values)
             )
 
     def _previous(self, info: MonitorInfo, run_id: int, *, endpoint_only: bool) -> Any:
-        """The newest earlier COMPLETE run with rows (its histograms are the drift baseline)."""
+        """The newest earlier COMPLETE run with rows (its histograms are the drift baseline):
+        of the log for log runs, of given data for data runs."""
         import sqlalchemy as sa
 
         from pmle.storage import schema as t
@@ -580,11 +656,11 @@ class Monitors:
             q = sa.select(r).where(
                 r.c.monitor_id == mid, r.c.id < run_id, r.c.state == "COMPLETE", r.c.rows > 0
             )
-            if endpoint_only:
-                q = q.where(r.c.window_end.is_not(None))
+            q = q.where(r.c.kind != "data") if endpoint_only else q.where(r.c.kind == "data")
             return conn.execute(q.order_by(r.c.id.desc()).limit(1)).first()
 
     def _last_window_end(self, info: MonitorInfo) -> datetime | None:
+        """Where the next continuous window starts: the end of the previous one."""
         import sqlalchemy as sa
 
         from pmle.storage import schema as t
@@ -594,22 +670,7 @@ class Monitors:
             mid = _monitor_id(conn, info.name)
             value = conn.execute(
                 sa.select(sa.func.max(r.c.window_end)).where(
-                    r.c.monitor_id == mid, r.c.state == "COMPLETE"
-                )
-            ).scalar()
-        return _utc(value)
-
-    def _last_run_started(self, info: MonitorInfo, before: int) -> datetime | None:
-        import sqlalchemy as sa
-
-        from pmle.storage import schema as t
-
-        r = t.monitor_runs
-        with self._ws.engine.connect() as conn:
-            mid = _monitor_id(conn, info.name)
-            value = conn.execute(
-                sa.select(sa.func.max(r.c.started_at)).where(
-                    r.c.monitor_id == mid, r.c.state == "COMPLETE", r.c.id < before
+                    r.c.monitor_id == mid, r.c.state == "COMPLETE", r.c.kind == "continuous"
                 )
             ).scalar()
         return _utc(value)
@@ -697,6 +758,11 @@ def _check_sink(spec: Mapping[str, Any]) -> dict[str, Any]:
             "e-mail alerts need an SMTP server",
             hint="set PMLE_SMTP_HOST (and PMLE_SMTP_PORT, PMLE_SMTP_SENDER) or give host=",
         )
+    port = spec.get("port")
+    if port is not None and (
+        isinstance(port, bool) or not str(port).isdigit() or not 0 < int(port) < 65536
+    ):
+        raise InvalidInput(f"the SMTP port must be 1..65535, got {port!r}")
     out: dict[str, Any] = {"type": kind, "to": recipients, "host": str(host)}
     for key in ("port", "sender", "starttls", "username"):
         if spec.get(key) is not None:
@@ -731,14 +797,19 @@ def _sink_summary(spec: Mapping[str, Any]) -> str:
 
 
 def _label_prior(
-    con: duckdb.DuckDBPyConnection, relation: str, inputs: builtins.list[str], mv: ModelVersion
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    inputs: builtins.list[str],
+    mv: ModelVersion,
+    target: str | None,
 ) -> dict[str, Any] | None:
     """The training labels' class frequencies (or mean): the simple baseline model. The label
-    is the one column of the training data that is not a model input."""
+    is the model's recorded target, else the one column of the training data that is not a
+    model input; None when neither is known."""
     from pmle.storage.warehouse import quote_ident
 
     cols = [d[0] for d in con.sql(f"SELECT * FROM ({relation}) LIMIT 0").description]
-    rest = [c for c in cols if c not in inputs]
+    rest = [target] if target in cols else [c for c in cols if c not in inputs]
     if len(rest) != 1:
         return None
     label = quote_ident(rest[0])
@@ -751,6 +822,11 @@ def _label_prior(
         return {"label": rest[0], "classes": {str(v): n / total for v, n in rows}}
     mean = con.execute(f"SELECT avg(TRY_CAST({label} AS DOUBLE)) FROM ({relation})").fetchall()
     return {"label": rest[0], "mean": float(mean[0][0]) if mean[0][0] is not None else 0.0}
+
+
+def _iso(value: datetime | None) -> str | None:
+    utc = _utc(value)
+    return utc.isoformat() if utc else None
 
 
 def _monitor_id(conn: Connection, name: str) -> int:

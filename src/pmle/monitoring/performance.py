@@ -8,7 +8,6 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -77,14 +76,18 @@ def labels_dir(root: Path, monitor: str) -> Path:
     return root / monitor
 
 
-def labels_glob(root: Path, monitor: str) -> str:
-    """A read_parquet glob over the monitor's label files."""
-    return str(labels_dir(root, monitor) / "*.parquet")
+def pending_files(root: Path, monitor: str) -> list[Path]:
+    """Label files not scored by a run yet, oldest first."""
+    return sorted(labels_dir(root, monitor).glob("*.parquet"))
 
 
-def has_labels(root: Path, monitor: str) -> bool:
-    """Whether any labels arrived for the monitor."""
-    return any(labels_dir(root, monitor).glob("*.parquet"))
+def mark_scored(root: Path, monitor: str, files: list[Path]) -> None:
+    """Set scored label files aside (renamed into `scored/`), so no run counts them again."""
+    done = labels_dir(root, monitor) / "scored"
+    done.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        if f.exists():
+            os.replace(f, done / f.name)
 
 
 def read_label_input(data: Any, id_column: str, label_column: str) -> pd.DataFrame:
@@ -192,24 +195,40 @@ def check_label_ids(con: duckdb.DuckDBPyConnection, logged: str, labels: pd.Data
     )
 
 
-def labelled(
-    con: duckdb.DuckDBPyConnection,
-    logged: str,
-    root: Path,
-    monitor: str,
-    *,
-    since: datetime | None = None,
-) -> pd.DataFrame:
-    """Logged predictions with a label (the newest label per id), of the labels received
-    after `since` when given."""
-    glob = quote_literal(labels_glob(root, monitor))
-    after = f"HAVING max(received_at) > {since.timestamp()!r}" if since is not None else ""
+def labelled(con: duckdb.DuckDBPyConnection, logged: str, files: list[Path]) -> pd.DataFrame:
+    """Logged predictions with a label in `files` (the newest label per id)."""
+    paths = ", ".join(quote_literal(str(f)) for f in files)
     return con.sql(
         f"WITH l AS (SELECT id, arg_max(label, received_at) AS label "
-        f"FROM read_parquet({glob}) GROUP BY id {after}) "
+        f"FROM read_parquet([{paths}]) GROUP BY id) "
         f"SELECT w._id AS id, w._prediction AS prediction, l.label AS label "
         f"FROM ({logged}) w JOIN l ON l.id = w._id"
     ).df()
+
+
+def check_label_values(labels: pd.DataFrame, task: str, classes: list[Any] | None) -> None:
+    """Labels a run can score: the model's classes, or numbers for a regressor."""
+    if task in {"binary", "multiclass"}:
+        known = {str(c) for c in classes or []}
+        unknown = sorted(set(labels["label"]) - known)
+        if unknown:
+            raise InvalidInput(
+                f"label(s) {', '.join(map(repr, unknown[:5]))} are not classes of the model",
+                hint=f"classes: {', '.join(sorted(known))}",
+            )
+        return
+    bad = [v for v in labels["label"] if not _is_number(v)]
+    if bad:
+        raise InvalidInput(f"label(s) {', '.join(map(repr, bad[:5]))} are not numbers")
+
+
+def _is_number(text: str) -> bool:
+    import math
+
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 # -- metrics ------------------------------------------------------------------------------------
@@ -243,19 +262,22 @@ def evaluate(
             )
         y = rows["label"].map(index).to_numpy(dtype="int64")
         proba = _probabilities(rows["prediction"], labels)
-        freq = np.asarray([float(prior.get("classes", {}).get(c, 0.0)) for c in labels])
-        freq = freq / freq.sum() if freq.sum() > 0 else np.full(len(labels), 1 / len(labels))
-        base = np.tile(freq, (len(y), 1))
         two_classes = len(np.unique(y)) >= 2
         keep = [n for n in names if n not in {"auc", "auc_pr"} or two_classes]
         metrics = {n: objectives.metric(n, y, proba) for n in keep}
-        baseline = {n: objectives.metric(n, y, base) for n in keep}
+        baseline = {}
+        freq = np.asarray([float(prior.get("classes", {}).get(c, 0.0)) for c in labels])
+        if freq.sum() > 0:  # the training label prior, when known
+            base = np.tile(freq / freq.sum(), (len(y), 1))
+            baseline = {n: objectives.metric(n, y, base) for n in keep}
     else:
         y = rows["label"].astype("float64").to_numpy()
         values = np.asarray([_value(p) for p in rows["prediction"]], dtype="float64")
         metrics = {n: objectives.metric(n, y, values) for n in names}
-        mean = float(prior.get("mean", float(np.mean(y))))
-        baseline = {n: objectives.metric(n, y, np.full(len(y), mean)) for n in names}
+        baseline = {}
+        if "mean" in prior:  # the training label mean, when known
+            mean = np.full(len(y), float(prior["mean"]))
+            baseline = {n: objectives.metric(n, y, mean) for n in names}
     perf = Performance(len(rows), metrics, dict(training), baseline, threshold)
     for name, value in metrics.items():
         if name not in training:

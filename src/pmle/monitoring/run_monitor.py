@@ -4,7 +4,7 @@ the report. `Monitors.run` and the scheduler call `execute`."""
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pmle._util import utcnow
@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from pmle.monitoring.sql_histograms import Histogram
 
 ATTRIBUTION_METRIC = "attribution_share_change"
+#: A log window ends this many seconds before now: servers write what they log about a second
+#: after answering, so the newest rows may not be readable yet.
+LOG_SETTLE_S = 10.0
 
 
 def execute(
@@ -30,25 +33,51 @@ def execute(
     start: datetime | None,
     end: datetime | None,
     report: bool,
+    settle_s: float = LOG_SETTLE_S,
 ) -> MonitorRun:
-    """Run `info` over `data`, or over its endpoint's log window (start, end]."""
+    """Run `info` over `data`, or over its endpoint's log window (start, end]. The run is
+    recorded first, so whatever goes wrong ends as a FAILED run with its message."""
     from pmle.monitoring import sources
 
     ws = monitors._ws
-    window_start = window_end = None
-    if data is None:
-        window_end = end or utcnow()
-        window_start = start if start is not None else monitors._last_window_end(info)
-        if window_start is not None and window_start >= window_end:
-            raise InvalidInput("the window is empty: its start is not before its end")
-        relation = monitors._logged(info, start=window_start, end=window_end)
-        source = f"prediction_log of endpoint {info.endpoint}"
+    if data is not None:
+        kind = "data"
+    elif start is not None or end is not None:
+        kind = "window"
     else:
-        relation, source = sources.data_relation(ws, data)
-    run_id = monitors._start_run(info, source, window_start, window_end)
+        kind = "continuous"
+    run_id = monitors._start_run(info, kind)
+    scored: list[Any] = []
     try:
+        window_start = window_end = None
+        empty = False
+        if data is None:
+            latest = utcnow() - timedelta(seconds=settle_s)
+            if end is not None and end > latest:
+                raise InvalidInput(
+                    f"the window must end at least {settle_s:g} s ago",
+                    hint="servers write their request logs a moment after answering",
+                )
+            window_end = end or latest
+            if start is not None:
+                window_start = start
+            elif kind == "continuous":
+                window_start = monitors._last_window_end(info) or info.created_at
+            if window_start is not None and window_start >= window_end:
+                if kind != "continuous":
+                    raise InvalidInput("the window is empty: its start is not before its end")
+                window_end, empty = window_start, True  # nothing new yet: the window stays
+            relation = monitors._logged(info, start=window_start, end=window_end)
+            source = f"prediction_log of endpoint {info.endpoint}"
+        else:
+            relation, source = sources.data_relation(ws, data)
+        monitors._finish_run(
+            run_id, ended=False, source=source, window_start=window_start, window_end=window_end
+        )
         with monitors._connect() as con:
-            result, histograms, rows = _compute(monitors, info, con, relation, run_id, data)
+            result, histograms, rows, scored = _compute(
+                monitors, info, con, relation, run_id, data, empty=empty
+            )
         alerts = _alerts(info, result)
         result["alerts"] = [a.to_dict() for a in alerts]
         if alerts:
@@ -57,16 +86,26 @@ def execute(
         monitors._finish_run(
             run_id, state="COMPLETE", rows=rows, result=result, histograms=histograms
         )
-        if report and rows:
-            path = _write_report(monitors, info, run_id)
-            if path is not None:
-                monitors._finish_run(run_id, report=path)
     except PmleError as exc:
         monitors._finish_run(run_id, state="FAILED", error=str(exc))
         raise
     except Exception as exc:
         monitors._finish_run(run_id, state="FAILED", error=f"{exc.__class__.__name__}: {exc}")
         raise
+    if scored:
+        from pmle.monitoring import performance
+
+        performance.mark_scored(monitors.labels_root, info.name, scored)
+    if report and rows:
+        try:
+            path = _write_report(monitors, info, run_id)
+            if path is not None:
+                monitors._finish_run(run_id, ended=False, report=path)
+        except Exception as exc:  # the run's results stand without their report
+            result.setdefault("notes", []).append(
+                f"the report could not be written: {exc.__class__.__name__}: {exc}"
+            )
+            monitors._finish_run(run_id, ended=False, result=result)
     return monitors.get_run(info.name, run_id)
 
 
@@ -77,14 +116,21 @@ def _compute(
     relation: str,
     run_id: int,
     data: Any,
-) -> tuple[dict[str, Any], dict[str, Any], int]:
+    *,
+    empty: bool = False,
+) -> tuple[dict[str, Any], dict[str, Any], int, list[Any]]:
+    """The run's result, the window's histograms, its row count and the label files it
+    scored."""
     from pmle.monitoring import sources, sql_histograms
 
     kinds = info.features
     if data is not None:
-        sql_histograms.check_relation(con, relation, kinds)
+        needed = dict(kinds)
+        if {"attribution_skew", "attribution_drift"} & set(info.config["objectives"]):
+            needed.update({c: "categorical" for c in _inputs(monitors, info) if c not in needed})
+        sql_histograms.check_relation(con, relation, needed)
     window = sources.sampled(relation, info.config["sampling_rate"], seed=run_id)
-    rows = int(con.execute(f"SELECT count(*) FROM ({window})").fetchall()[0][0])
+    rows = 0 if empty else int(con.execute(f"SELECT count(*) FROM ({window})").fetchall()[0][0])
     result: dict[str, Any] = {"features": [], "attributions": [], "performance": None}
     if rows == 0 and data is not None:
         raise InvalidInput(f"{data} holds no rows to monitor")
@@ -116,9 +162,10 @@ def _compute(
             _attributions(monitors, info, con, window, result, histograms, prev_hists, limits)
     elif data is None:
         result["notes"] = ["no requests were logged in this window"]
+    scored: list[Any] = []
     if data is None:
-        _performance(monitors, info, con, run_id, result)
-    return result, histograms, rows
+        scored = _performance(monitors, info, con, result)
+    return result, histograms, rows, scored
 
 
 def _counts(con: duckdb.DuckDBPyConnection, relation: str, baseline: dict[str, Histogram]) -> Any:
@@ -170,13 +217,10 @@ def _attributions(
     prev_hists: dict[str, Any],
     limits: dict[str, float],
 ) -> None:
-    from pmle.models.signature import Signature
     from pmle.monitoring import sources
     from pmle.monitoring.monitors import ATTRIBUTION_ROWS
 
-    mv = monitors._ws.models.get(info.model)
-    inputs = Signature.from_dict(mv.manifest["signature"]).input_names
-    frame = sources.frame_of(con, window, inputs, ATTRIBUTION_ROWS)
+    frame = sources.frame_of(con, window, _inputs(monitors, info), ATTRIBUTION_ROWS)
     shares = monitors._attribution_shares(info.model, frame, info.features)
     histograms["_attribution_shares"] = shares
     pairs = []
@@ -208,35 +252,45 @@ def _performance(
     monitors: Monitors,
     info: MonitorInfo,
     con: duckdb.DuckDBPyConnection,
-    run_id: int,
     result: dict[str, Any],
-) -> None:
-    """Metrics over the labels that arrived since the previous run, whatever window their
-    predictions were logged in."""
+) -> list[Any]:
+    """Metrics over the labels not scored yet, whatever window their predictions were logged
+    in; the label files scored (they are set aside once the run is recorded)."""
     from pmle.monitoring import performance
 
-    if not performance.has_labels(monitors.labels_root, info.name):
-        return
-    since = monitors._last_run_started(info, run_id)
+    files = performance.pending_files(monitors.labels_root, info.name)
+    if not files:
+        return []
     logged = monitors._logged(info, start=None, end=None)
-    rows = performance.labelled(con, logged, monitors.labels_root, info.name, since=since)
+    rows = performance.labelled(con, logged, files)
     mv = monitors._ws.models.get(info.model)
-    perf = performance.evaluate(
-        rows,
-        task=str(mv.task),
-        classes=mv.manifest.get("classes"),
-        training=performance.training_metrics(mv.manifest),
-        prior=info.baseline.get("label_prior") or {},
-        threshold=info.config["performance_threshold"],
-    )
+    try:
+        perf = performance.evaluate(
+            rows,
+            task=str(mv.task),
+            classes=mv.manifest.get("classes"),
+            training=performance.training_metrics(mv.manifest),
+            prior=info.baseline.get("label_prior") or {},
+            threshold=info.config["performance_threshold"],
+        )
+    except PmleError as exc:  # the other objectives still count
+        result.setdefault("notes", []).append(f"performance not measured: {exc}")
+        return []
     if perf is None:
-        if len(rows):
-            result.setdefault("notes", []).append(
-                f"{len(rows)} new label(s): performance is measured from "
-                f"{performance.MIN_LABELLED_ROWS} on"
-            )
-        return
+        result.setdefault("notes", []).append(
+            f"{len(rows)} new label(s): performance is measured from "
+            f"{performance.MIN_LABELLED_ROWS} on"
+        )
+        return []
     result["performance"] = perf.to_dict()
+    return files
+
+
+def _inputs(monitors: Monitors, info: MonitorInfo) -> list[str]:
+    from pmle.models.signature import Signature
+
+    mv = monitors._ws.models.get(info.model)
+    return Signature.from_dict(mv.manifest["signature"]).input_names
 
 
 def _alerts(info: MonitorInfo, result: dict[str, Any]) -> list[Alert]:

@@ -15,6 +15,7 @@ DEFAULT_SCHEDULE = "every 24h"
 _EVERY = re.compile(r"^every\s+(\d+(?:\.\d+)?)\s*([smhd])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MIN_INTERVAL_S = 1.0
+MAX_INTERVAL_S = 366 * 86400.0
 
 
 def check_schedule(text: str) -> str:
@@ -25,8 +26,8 @@ def check_schedule(text: str) -> str:
     m = _EVERY.match(text.lower())
     if m:
         seconds = float(m.group(1)) * _UNIT_S[m.group(2)]
-        if seconds < MIN_INTERVAL_S:
-            raise InvalidInput(f"the interval {text!r} is shorter than {MIN_INTERVAL_S:g} s")
+        if not MIN_INTERVAL_S <= seconds <= MAX_INTERVAL_S:
+            raise InvalidInput(f"the interval {text!r} must be between 1 s and 366 days")
         return text.lower()
     from cronsim import CronSim, CronSimError
 

@@ -66,9 +66,12 @@ def data_relation(ws: Workspace, given: str | os.PathLike[str]) -> tuple[str, st
     (globs allowed), CSV or JSON lines."""
     text = os.fspath(given)
     if any(ch in text for ch in "*?["):
-        if not list(Path().glob(text)) and not list(Path("/").glob(text.lstrip("/"))):
+        import glob
+
+        pattern = os.path.expanduser(text)
+        if not glob.glob(pattern):
             raise InvalidInput(f"no file matches {text}")
-        return f"SELECT * FROM read_parquet({quote_literal(text)})", text
+        return f"SELECT * FROM read_parquet({quote_literal(pattern)})", text
     path = Path(text).expanduser()
     if path.is_file():
         from pmle.data.sources import detect_format
@@ -97,13 +100,13 @@ def log_relation(
     id_field: str | None = None,
 ) -> str:
     """The logged instances of `model` on `endpoint` with time in (start, end], one column per
-    feature pulled out of the instance JSON (objects by key, lists by signature position) and
-    typed as the signature says, plus `_id` (the instance's `id_field`, else the request id),
-    `_prediction` and `_time`."""
+    model input (and monitored feature) pulled out of the instance JSON (objects by key, lists
+    by signature position) and typed as the signature says (monitored numbers as DOUBLE), plus
+    `_id` (the instance's `id_field`, else the request id), `_prediction` and `_time`."""
     input_names = signature.input_names
     types = {c.name: c.type for c in signature.inputs}
     cols = []
-    for name in kinds:
+    for name in dict.fromkeys([*kinds, *input_names]):
         key = quote_literal("$." + _json_key(name))
         pos = input_names.index(name) if name in input_names else None
         value = (
@@ -112,10 +115,11 @@ def log_relation(
             if pos is not None
             else f"json_extract_string(instance, {key})"
         )
-        if kinds[name] == "numeric":
+        cast = _LOG_TYPES.get(types.get(name, ""))
+        if kinds.get(name) == "numeric":
             value = f"TRY_CAST({value} AS DOUBLE)"
-        elif types.get(name) == "boolean":
-            value = f"TRY_CAST({value} AS BOOLEAN)"
+        elif cast is not None:
+            value = f"TRY_CAST({value} AS {cast})"
         cols.append(f"{value} AS {quote_ident(name)}")
     ident = (
         f"json_extract_string(instance, {quote_literal('$.' + _json_key(id_field))})"
@@ -131,6 +135,9 @@ def log_relation(
         f"SELECT {', '.join(cols)}, {ident} AS _id, prediction AS _prediction, time AS _time "
         f"FROM prediction_log WHERE {' AND '.join(where)}"
     )
+
+
+_LOG_TYPES = {"integer": "DOUBLE", "float": "DOUBLE", "boolean": "BOOLEAN", "datetime": "TIMESTAMP"}
 
 
 def sampled(relation: str, rate: float, seed: int = 0) -> str:

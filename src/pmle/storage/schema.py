@@ -233,6 +233,8 @@ monitor_runs = Table(
     Column("id", Integer, primary_key=True),
     Column("monitor_id", ForeignKey("monitors.id", ondelete="CASCADE"), nullable=False, index=True),
     Column("state", String(16), nullable=False),  # RUNNING | COMPLETE | FAILED
+    # continuous: the log since the previous continuous run | window: a window given | data
+    Column("kind", String(16), nullable=False, default="continuous"),
     Column("source", Text, nullable=False),  # what was read: the log window, a table, files
     Column("window_start", DateTime(timezone=True), nullable=True),
     Column("window_end", DateTime(timezone=True), nullable=True),
