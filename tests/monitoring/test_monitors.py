@@ -255,7 +255,9 @@ def test_rows_written_late_are_not_lost(
 
 def test_one_run_at_a_time(monitored: Workspace) -> None:
     info = monitored.monitors.create("m", endpoint="churn", schedule=None)
-    monitored.monitors._start_run(info, "continuous")
+    from pmle.monitoring import run_records
+
+    run_records.start_run(monitored, info, "continuous")
     with pytest.raises(InvalidInput, match="running already"):
         monitored.monitors.run("m")
 

@@ -21,121 +21,37 @@ import builtins
 import os
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pmle._util import check_name, utcnow
 from pmle.errors import AlreadyExists, InvalidInput, NotFound
+from pmle.monitoring import run_records
 from pmle.monitoring.drift import DEFAULT_THRESHOLD, METRICS, check_threshold, thresholds_for
 from pmle.monitoring.performance import DEFAULT_PERFORMANCE_THRESHOLD, check_performance_threshold
+from pmle.monitoring.records import (
+    MonitorInfo,
+    MonitorRun,
+    as_utc,
+    info_of,
+    iso,
+    monitor_id,
+    run_of,
+)
 from pmle.monitoring.schedule import DEFAULT_SCHEDULE, check_schedule, next_run
+from pmle.monitoring.sinks import check_sink
 
 if TYPE_CHECKING:
     import duckdb
-    from sqlalchemy import Connection
 
     from pmle.models.registry import ModelVersion
-    from pmle.monitoring.alerts import Alert, Sink
     from pmle.workspace import Workspace
 
 OBJECTIVES = ("skew", "drift", "attribution_skew", "attribution_drift")
-#: A run still RUNNING after this long was left by a process that stopped.
-STALE_RUN_S = 3600.0
 DEFAULT_OBJECTIVES = ("skew", "drift")
 #: Rows of a window (and of the training data) whose attributions are computed.
 ATTRIBUTION_ROWS = 500
-SINK_TYPES = ("webhook", "log", "email")
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class MonitorInfo:
-    """A monitor as stored."""
-
-    name: str
-    description: str
-    endpoint: str | None
-    model: str  # NAME@VERSION
-    config: dict[str, Any] = field(hash=False)
-    baseline: dict[str, Any] = field(hash=False, repr=False)
-    schedule: str | None
-    next_run_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
-
-    @property
-    def features(self) -> dict[str, str]:
-        """Monitored feature → numeric | categorical."""
-        return dict(self.config["features"])
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form (the baseline's histograms summarised)."""
-        return {
-            "name": self.name,
-            "description": self.description,
-            "endpoint": self.endpoint,
-            "model": self.model,
-            "objectives": self.config["objectives"],
-            "features": self.config["features"],
-            "thresholds": self.config["thresholds"],
-            "defaultThreshold": self.config["default_threshold"],
-            "samplingRate": self.config["sampling_rate"],
-            "idField": self.config.get("id_field"),
-            "performanceThreshold": self.config["performance_threshold"],
-            "sinks": [_sink_summary(s) for s in self.config["sinks"]],
-            "baselineSource": self.baseline.get("source"),
-            "schedule": self.schedule,
-            "nextRunTime": self.next_run_at.isoformat() if self.next_run_at else None,
-            "createTime": self.created_at.isoformat(),
-            "updateTime": self.updated_at.isoformat(),
-        }
-
-
-@dataclass(frozen=True)
-class MonitorRun:
-    """One run of a monitor."""
-
-    id: int
-    monitor: str
-    state: str  # RUNNING | COMPLETE | FAILED
-    source: str
-    window_start: datetime | None
-    window_end: datetime | None
-    rows: int
-    result: dict[str, Any] = field(hash=False, repr=False)
-    report: str | None
-    error: str | None
-    started_at: datetime
-    ended_at: datetime | None
-
-    @property
-    def alerts(self) -> list[dict[str, Any]]:
-        """The alerts this run raised (JSON forms)."""
-        return list(self.result.get("alerts", []))
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form: the result with the run's facts (what reports and the CLI render)."""
-        return {
-            **self.result,
-            "monitor": self.monitor,
-            "run_id": self.id,
-            "state": self.state,
-            "source": self.source,
-            "window_start": self.window_start.isoformat() if self.window_start else None,
-            "window_end": self.window_end.isoformat() if self.window_end else None,
-            "rows": self.rows,
-            "report": self.report,
-            "error": self.error,
-            "started_at": self.started_at.isoformat(),
-            "ended_at": self.ended_at.isoformat() if self.ended_at else None,
-        }
 
 
 class Monitors:
@@ -202,7 +118,7 @@ class Monitors:
                 hint="run it with: pmle monitors run NAME --data TABLE|FILE",
             )
         cron = check_schedule(schedule) if schedule is not None and endpoint else None
-        sink_specs = [_check_sink(s) for s in sinks or []]
+        sink_specs = [check_sink(s) for s in sinks or []]
         if id_field is not None and not str(id_field).strip():
             raise InvalidInput("the id field must be a name")
         perf = check_performance_threshold(performance_threshold)
@@ -337,7 +253,7 @@ class Monitors:
         if sampling_rate is not None:
             config["sampling_rate"] = _sampling(sampling_rate)
         if sinks is not None:
-            config["sinks"] = [_check_sink(s) for s in sinks]
+            config["sinks"] = [check_sink(s) for s in sinks]
         if performance_threshold is not None:
             config["performance_threshold"] = check_performance_threshold(performance_threshold)
         values: dict[str, Any] = {"config": config, "updated_at": utcnow()}
@@ -367,7 +283,7 @@ class Monitors:
                     f"no monitor {name!r}",
                     hint=f"monitors: {', '.join(known)}" if known else "create one first",
                 )
-        return _info(row)
+        return info_of(row)
 
     def list(self) -> builtins.list[MonitorInfo]:
         """Every monitor, by name."""
@@ -377,7 +293,7 @@ class Monitors:
 
         with self._ws.engine.connect() as conn:
             rows = conn.execute(sa.select(t.monitors).order_by(t.monitors.c.name)).all()
-        return [_info(r) for r in rows]
+        return [info_of(r) for r in rows]
 
     def delete(self, name: str) -> None:
         """Delete a monitor with its runs, alerts, labels and reports."""
@@ -385,7 +301,7 @@ class Monitors:
 
         self.get(name)
         with self._ws.engine.begin() as conn:
-            mid = _monitor_id(conn, name)
+            mid = monitor_id(conn, name)
             conn.execute(t.monitor_alerts.delete().where(t.monitor_alerts.c.monitor_id == mid))
             conn.execute(t.monitor_runs.delete().where(t.monitor_runs.c.monitor_id == mid))
             conn.execute(t.monitors.delete().where(t.monitors.c.id == mid))
@@ -462,8 +378,8 @@ class Monitors:
             self,
             info,
             data=data,
-            start=_utc(start),
-            end=_utc(end),
+            start=as_utc(start),
+            end=as_utc(end),
             report=report,
             settle_s=LOG_SETTLE_S if settle_s is None else float(settle_s),
         )
@@ -476,7 +392,7 @@ class Monitors:
 
         self.get(name)
         with self._ws.engine.connect() as conn:
-            mid = _monitor_id(conn, name)
+            mid = monitor_id(conn, name)
             q = (
                 sa.select(t.monitor_runs)
                 .where(t.monitor_runs.c.monitor_id == mid)
@@ -485,7 +401,7 @@ class Monitors:
             if limit is not None:
                 q = q.limit(limit)
             rows = conn.execute(q).all()
-        return [_run(name, r) for r in rows]
+        return [run_of(name, r) for r in rows]
 
     def get_run(self, name: str, run_id: int) -> MonitorRun:
         """One run of the monitor."""
@@ -496,13 +412,13 @@ class Monitors:
         self.get(name)
         r = t.monitor_runs
         with self._ws.engine.connect() as conn:
-            mid = _monitor_id(conn, name)
+            mid = monitor_id(conn, name)
             row = conn.execute(
                 sa.select(r).where(r.c.id == int(run_id), r.c.monitor_id == mid)
             ).first()
         if row is None:
             raise NotFound(f"monitor {name!r} has no run {run_id}")
-        return _run(name, row)
+        return run_of(name, row)
 
     def alerts(
         self, name: str | None = None, limit: int | None = 100
@@ -531,7 +447,7 @@ class Monitors:
                 "value": r.value,
                 "threshold": r.threshold,
                 "deliveries": r.deliveries,
-                "at": _iso(r.created_at),
+                "at": iso(r.created_at),
             }
             for r in rows
         ]
@@ -544,7 +460,7 @@ class Monitors:
 
         from pmle.storage import schema as t
 
-        now = _utc(now) or utcnow()
+        now = as_utc(now) or utcnow()
         with self._ws.engine.connect() as conn:
             due = conn.execute(
                 sa.select(
@@ -566,144 +482,14 @@ class Monitors:
                 ).rowcount
             if claimed != 1:
                 continue
-            before = self._newest_run_id(mid)
+            before = run_records.newest_run_id(self._ws, mid)
             try:
                 out.append(self.run(name))
             except Exception:  # recorded as a FAILED run; the other monitors still run
-                failed = self._newest_run_id(mid)
+                failed = run_records.newest_run_id(self._ws, mid)
                 if failed is not None and failed != before:
                     out.append(self.get_run(name, failed))
         return out
-
-    def _newest_run_id(self, monitor_id: int) -> int | None:
-        import sqlalchemy as sa
-
-        from pmle.storage import schema as t
-
-        r = t.monitor_runs
-        with self._ws.engine.connect() as conn:
-            value = conn.execute(
-                sa.select(sa.func.max(r.c.id)).where(r.c.monitor_id == monitor_id)
-            ).scalar()
-        return None if value is None else int(value)
-
-    # -- used by run_monitor ----------------------------------------------------------------------
-
-    def _start_run(self, info: MonitorInfo, kind: str) -> int:
-        """Record a RUNNING run — unless another run of the monitor is in progress (one run
-        at a time, so windows never overlap). Runs left RUNNING for STALE_RUN_S (a crashed
-        process) are marked FAILED first."""
-        import sqlalchemy as sa
-
-        from pmle.storage import schema as t
-
-        r = t.monitor_runs
-        now = utcnow()
-        with self._ws.engine.begin() as conn:
-            mid = _monitor_id(conn, info.name)
-            conn.execute(
-                r.update()
-                .where(
-                    r.c.monitor_id == mid,
-                    r.c.state == "RUNNING",
-                    r.c.started_at < now - timedelta(seconds=STALE_RUN_S),
-                )
-                .values(state="FAILED", error="abandoned: the process running it stopped")
-            )
-            busy = conn.execute(
-                sa.select(r.c.id).where(r.c.monitor_id == mid, r.c.state == "RUNNING")
-            ).first()
-            if busy is not None:
-                raise InvalidInput(
-                    f"monitor {info.name!r} is running already (run {busy[0]})",
-                    hint="wait for it to finish",
-                )
-            inserted = conn.execute(
-                r.insert().values(
-                    monitor_id=mid,
-                    state="RUNNING",
-                    kind=kind,
-                    source="",
-                    rows=0,
-                    result={},
-                    histograms={},
-                    started_at=now,
-                )
-            ).inserted_primary_key
-            assert inserted is not None
-            return int(inserted[0])
-
-    def _finish_run(self, run_id: int, *, ended: bool = True, **values: Any) -> None:
-        from pmle.storage import schema as t
-
-        if ended:
-            values["ended_at"] = utcnow()
-        with self._ws.engine.begin() as conn:
-            conn.execute(
-                t.monitor_runs.update().where(t.monitor_runs.c.id == run_id).values(**values)
-            )
-
-    def _previous(self, info: MonitorInfo, run_id: int, *, endpoint_only: bool) -> Any:
-        """The newest earlier COMPLETE run with rows (its histograms are the drift baseline):
-        of the log for log runs, of given data for data runs."""
-        import sqlalchemy as sa
-
-        from pmle.storage import schema as t
-
-        r = t.monitor_runs
-        with self._ws.engine.connect() as conn:
-            mid = _monitor_id(conn, info.name)
-            q = sa.select(r).where(
-                r.c.monitor_id == mid, r.c.id < run_id, r.c.state == "COMPLETE", r.c.rows > 0
-            )
-            q = q.where(r.c.kind != "data") if endpoint_only else q.where(r.c.kind == "data")
-            return conn.execute(q.order_by(r.c.id.desc()).limit(1)).first()
-
-    def _last_window_end(self, info: MonitorInfo) -> datetime | None:
-        """Where the next continuous window starts: the end of the previous one."""
-        import sqlalchemy as sa
-
-        from pmle.storage import schema as t
-
-        r = t.monitor_runs
-        with self._ws.engine.connect() as conn:
-            mid = _monitor_id(conn, info.name)
-            value = conn.execute(
-                sa.select(sa.func.max(r.c.window_end)).where(
-                    r.c.monitor_id == mid, r.c.state == "COMPLETE", r.c.kind == "continuous"
-                )
-            ).scalar()
-        return _utc(value)
-
-    def _record_alerts(
-        self, info: MonitorInfo, run_id: int, alerts: builtins.list[Alert]
-    ) -> builtins.list[dict[str, Any]]:
-        from pmle.monitoring.alerts import deliver
-        from pmle.storage import schema as t
-
-        deliveries = deliver(alerts, [_sink(s, self._ws) for s in info.config["sinks"]])
-        shipped = [{"sink": d.sink, "ok": d.ok, "error": d.error} for d in deliveries]
-        now = utcnow()
-        with self._ws.engine.begin() as conn:
-            mid = _monitor_id(conn, info.name)
-            for a in alerts:
-                conn.execute(
-                    t.monitor_alerts.insert().values(
-                        monitor_id=mid,
-                        run_id=run_id,
-                        objective=a.objective,
-                        feature=a.feature,
-                        metric=a.metric,
-                        value=float(a.value),
-                        threshold=float(a.threshold),
-                        deliveries=shipped,
-                        created_at=now,
-                    )
-                )
-        return shipped
-
-    def _connect(self) -> Any:
-        return self._ws.warehouse.connect(read_only=True)
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -727,73 +513,6 @@ def _sampling(rate: Any) -> float:
     if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate <= 1:
         raise InvalidInput(f"the sampling rate must be in (0, 1], got {rate!r}")
     return float(rate)
-
-
-def _check_sink(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """A sink as stored: {"type": "webhook", "url"} | {"type": "log", "path"} |
-    {"type": "email", "to": [...], "host"?, "port"?, "sender"?}."""
-    if not isinstance(spec, Mapping) or spec.get("type") not in SINK_TYPES:
-        raise InvalidInput(
-            f"an alert sink needs a type in {', '.join(SINK_TYPES)}, got {dict(spec)!r}"
-            if isinstance(spec, Mapping)
-            else "an alert sink is a mapping"
-        )
-    kind = spec["type"]
-    if kind == "webhook":
-        from pmle.monitoring.alerts import WebhookSink
-
-        WebhookSink(str(spec.get("url", "")))  # checks the URL
-        return {"type": kind, "url": str(spec["url"])}
-    if kind == "log":
-        if not spec.get("path"):
-            raise InvalidInput("a log sink needs a path")
-        return {"type": kind, "path": str(Path(str(spec["path"])).expanduser().resolve())}
-    to = spec.get("to")
-    recipients = [to] if isinstance(to, str) else list(to or [])
-    if not recipients or not all(isinstance(r, str) and "@" in r for r in recipients):
-        raise InvalidInput("an e-mail sink needs recipient address(es) in 'to'")
-    host = spec.get("host") or os.environ.get("PMLE_SMTP_HOST")
-    if not host:
-        raise InvalidInput(
-            "e-mail alerts need an SMTP server",
-            hint="set PMLE_SMTP_HOST (and PMLE_SMTP_PORT, PMLE_SMTP_SENDER) or give host=",
-        )
-    port = spec.get("port")
-    if port is not None and (
-        isinstance(port, bool) or not str(port).isdigit() or not 0 < int(port) < 65536
-    ):
-        raise InvalidInput(f"the SMTP port must be 1..65535, got {port!r}")
-    out: dict[str, Any] = {"type": kind, "to": recipients, "host": str(host)}
-    for key in ("port", "sender", "starttls", "username"):
-        if spec.get(key) is not None:
-            out[key] = spec[key]
-    return out
-
-
-def _sink(spec: Mapping[str, Any], ws: Workspace) -> Sink:
-    from pmle.monitoring.alerts import EmailSink, LogFileSink, WebhookSink
-
-    if spec["type"] == "webhook":
-        return WebhookSink(spec["url"])
-    if spec["type"] == "log":
-        return LogFileSink(Path(spec["path"]))
-    return EmailSink(
-        host=spec["host"],
-        port=int(spec.get("port") or os.environ.get("PMLE_SMTP_PORT") or 25),
-        sender=str(spec.get("sender") or os.environ.get("PMLE_SMTP_SENDER") or "pmle@localhost"),
-        recipients=list(spec["to"]),
-        starttls=bool(spec.get("starttls", False)),
-        username=spec.get("username"),
-        password=os.environ.get("PMLE_SMTP_PASSWORD"),
-    )
-
-
-def _sink_summary(spec: Mapping[str, Any]) -> str:
-    if spec["type"] == "webhook":
-        return f"webhook {spec['url']}"
-    if spec["type"] == "log":
-        return f"log {spec['path']}"
-    return f"email {', '.join(spec['to'])}"
 
 
 def _label_prior(
@@ -822,54 +541,6 @@ def _label_prior(
         return {"label": rest[0], "classes": {str(v): n / total for v, n in rows}}
     mean = con.execute(f"SELECT avg(TRY_CAST({label} AS DOUBLE)) FROM ({relation})").fetchall()
     return {"label": rest[0], "mean": float(mean[0][0]) if mean[0][0] is not None else 0.0}
-
-
-def _iso(value: datetime | None) -> str | None:
-    utc = _utc(value)
-    return utc.isoformat() if utc else None
-
-
-def _monitor_id(conn: Connection, name: str) -> int:
-    import sqlalchemy as sa
-
-    from pmle.storage import schema as t
-
-    mid = conn.execute(sa.select(t.monitors.c.id).where(t.monitors.c.name == name)).scalar()
-    if mid is None:
-        raise NotFound(f"no monitor {name!r}")
-    return int(mid)
-
-
-def _info(row: Any) -> MonitorInfo:
-    return MonitorInfo(
-        name=row.name,
-        description=row.description,
-        endpoint=row.endpoint,
-        model=f"{row.model_name}@{row.model_version}",
-        config=dict(row.config),
-        baseline=dict(row.baseline),
-        schedule=row.schedule,
-        next_run_at=_utc(row.next_run_at),
-        created_at=_utc(row.created_at) or utcnow(),
-        updated_at=_utc(row.updated_at) or utcnow(),
-    )
-
-
-def _run(monitor: str, row: Any) -> MonitorRun:
-    return MonitorRun(
-        id=int(row.id),
-        monitor=monitor,
-        state=row.state,
-        source=row.source,
-        window_start=_utc(row.window_start),
-        window_end=_utc(row.window_end),
-        rows=int(row.rows),
-        result=dict(row.result or {}),
-        report=row.report,
-        error=row.error,
-        started_at=_utc(row.started_at) or utcnow(),
-        ended_at=_utc(row.ended_at),
-    )
 
 
 __all__ = ["METRICS", "MonitorInfo", "MonitorRun", "Monitors"]

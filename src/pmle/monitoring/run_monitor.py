@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from pmle._util import utcnow
 from pmle.errors import InvalidInput, PmleError
+from pmle.monitoring import run_records
 from pmle.monitoring.distances import from_dict
 from pmle.monitoring.drift import METRICS, thresholds_for
 
@@ -46,7 +47,7 @@ def execute(
         kind = "window"
     else:
         kind = "continuous"
-    run_id = monitors._start_run(info, kind)
+    run_id = run_records.start_run(ws, info, kind)
     scored: list[Any] = []
     try:
         window_start = window_end = None
@@ -62,7 +63,7 @@ def execute(
             if start is not None:
                 window_start = start
             elif kind == "continuous":
-                window_start = monitors._last_window_end(info) or info.created_at
+                window_start = run_records.last_window_end(ws, info) or info.created_at
             if window_start is not None and window_start >= window_end:
                 if kind != "continuous":
                     raise InvalidInput("the window is empty: its start is not before its end")
@@ -71,26 +72,26 @@ def execute(
             source = f"prediction_log of endpoint {info.endpoint}"
         else:
             relation, source = sources.data_relation(ws, data)
-        monitors._finish_run(
-            run_id, ended=False, source=source, window_start=window_start, window_end=window_end
+        run_records.finish_run(
+            ws, run_id, ended=False, source=source, window_start=window_start, window_end=window_end
         )
-        with monitors._connect() as con:
+        with ws.warehouse.connect(read_only=True) as con:
             result, histograms, rows, scored = _compute(
                 monitors, info, con, relation, run_id, data, empty=empty
             )
         alerts = _alerts(info, result)
         result["alerts"] = [a.to_dict() for a in alerts]
         if alerts:
-            result["deliveries"] = monitors._record_alerts(info, run_id, alerts)
+            result["deliveries"] = run_records.record_alerts(ws, info, run_id, alerts)
         result.update(model=info.model, endpoint=info.endpoint)
-        monitors._finish_run(
-            run_id, state="COMPLETE", rows=rows, result=result, histograms=histograms
+        run_records.finish_run(
+            ws, run_id, state="COMPLETE", rows=rows, result=result, histograms=histograms
         )
     except PmleError as exc:
-        monitors._finish_run(run_id, state="FAILED", error=str(exc))
+        run_records.finish_run(ws, run_id, state="FAILED", error=str(exc))
         raise
     except Exception as exc:
-        monitors._finish_run(run_id, state="FAILED", error=f"{exc.__class__.__name__}: {exc}")
+        run_records.finish_run(ws, run_id, state="FAILED", error=f"{exc.__class__.__name__}: {exc}")
         raise
     if scored:
         from pmle.monitoring import performance
@@ -100,12 +101,12 @@ def execute(
         try:
             path = _write_report(monitors, info, run_id)
             if path is not None:
-                monitors._finish_run(run_id, ended=False, report=path)
+                run_records.finish_run(ws, run_id, ended=False, report=path)
         except Exception as exc:  # the run's results stand without their report
             result.setdefault("notes", []).append(
                 f"the report could not be written: {exc.__class__.__name__}: {exc}"
             )
-            monitors._finish_run(run_id, ended=False, result=result)
+            run_records.finish_run(ws, run_id, ended=False, result=result)
     return monitors.get_run(info.name, run_id)
 
 
@@ -142,7 +143,7 @@ def _compute(
     )
     if rows:
         counts = _counts(con, window, baseline)
-        previous = monitors._previous(info, run_id, endpoint_only=data is None)
+        previous = run_records.previous_run(monitors._ws, info, run_id, endpoint_only=data is None)
         prev_hists = dict(previous.histograms or {}) if previous is not None else {}
         for feature, hist in baseline.items():
             current = _with_counts(hist, counts[feature])

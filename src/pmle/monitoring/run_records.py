@@ -1,0 +1,149 @@
+"""The bookkeeping of monitor runs in the metadata store: one RUNNING run at a time, results,
+the previous windows, alerts with their deliveries."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from pmle._util import utcnow
+from pmle.errors import InvalidInput
+from pmle.monitoring.records import as_utc, monitor_id
+from pmle.monitoring.sinks import build_sink
+
+if TYPE_CHECKING:
+    from pmle.monitoring.alerts import Alert
+    from pmle.monitoring.records import MonitorInfo
+    from pmle.workspace import Workspace
+
+#: A run still RUNNING after this long was left by a process that stopped.
+STALE_RUN_S = 3600.0
+
+
+def newest_run_id(ws: Workspace, monitor_id: int) -> int | None:
+    import sqlalchemy as sa
+
+    from pmle.storage import schema as t
+
+    r = t.monitor_runs
+    with ws.engine.connect() as conn:
+        value = conn.execute(
+            sa.select(sa.func.max(r.c.id)).where(r.c.monitor_id == monitor_id)
+        ).scalar()
+    return None if value is None else int(value)
+
+
+def start_run(ws: Workspace, info: MonitorInfo, kind: str) -> int:
+    """Record a RUNNING run — unless another run of the monitor is in progress (one run
+    at a time, so windows never overlap). Runs left RUNNING for STALE_RUN_S (a crashed
+    process) are marked FAILED first."""
+    import sqlalchemy as sa
+
+    from pmle.storage import schema as t
+
+    r = t.monitor_runs
+    now = utcnow()
+    with ws.engine.begin() as conn:
+        mid = monitor_id(conn, info.name)
+        conn.execute(
+            r.update()
+            .where(
+                r.c.monitor_id == mid,
+                r.c.state == "RUNNING",
+                r.c.started_at < now - timedelta(seconds=STALE_RUN_S),
+            )
+            .values(state="FAILED", error="abandoned: the process running it stopped")
+        )
+        busy = conn.execute(
+            sa.select(r.c.id).where(r.c.monitor_id == mid, r.c.state == "RUNNING")
+        ).first()
+        if busy is not None:
+            raise InvalidInput(
+                f"monitor {info.name!r} is running already (run {busy[0]})",
+                hint="wait for it to finish",
+            )
+        inserted = conn.execute(
+            r.insert().values(
+                monitor_id=mid,
+                state="RUNNING",
+                kind=kind,
+                source="",
+                rows=0,
+                result={},
+                histograms={},
+                started_at=now,
+            )
+        ).inserted_primary_key
+        assert inserted is not None
+        return int(inserted[0])
+
+
+def finish_run(ws: Workspace, run_id: int, *, ended: bool = True, **values: Any) -> None:
+    from pmle.storage import schema as t
+
+    if ended:
+        values["ended_at"] = utcnow()
+    with ws.engine.begin() as conn:
+        conn.execute(t.monitor_runs.update().where(t.monitor_runs.c.id == run_id).values(**values))
+
+
+def previous_run(ws: Workspace, info: MonitorInfo, run_id: int, *, endpoint_only: bool) -> Any:
+    """The newest earlier COMPLETE run with rows (its histograms are the drift baseline):
+    of the log for log runs, of given data for data runs."""
+    import sqlalchemy as sa
+
+    from pmle.storage import schema as t
+
+    r = t.monitor_runs
+    with ws.engine.connect() as conn:
+        mid = monitor_id(conn, info.name)
+        q = sa.select(r).where(
+            r.c.monitor_id == mid, r.c.id < run_id, r.c.state == "COMPLETE", r.c.rows > 0
+        )
+        q = q.where(r.c.kind != "data") if endpoint_only else q.where(r.c.kind == "data")
+        return conn.execute(q.order_by(r.c.id.desc()).limit(1)).first()
+
+
+def last_window_end(ws: Workspace, info: MonitorInfo) -> datetime | None:
+    """Where the next continuous window starts: the end of the previous one."""
+    import sqlalchemy as sa
+
+    from pmle.storage import schema as t
+
+    r = t.monitor_runs
+    with ws.engine.connect() as conn:
+        mid = monitor_id(conn, info.name)
+        value = conn.execute(
+            sa.select(sa.func.max(r.c.window_end)).where(
+                r.c.monitor_id == mid, r.c.state == "COMPLETE", r.c.kind == "continuous"
+            )
+        ).scalar()
+    return as_utc(value)
+
+
+def record_alerts(
+    ws: Workspace, info: MonitorInfo, run_id: int, alerts: list[Alert]
+) -> list[dict[str, Any]]:
+    from pmle.monitoring.alerts import deliver
+    from pmle.storage import schema as t
+
+    deliveries = deliver(alerts, [build_sink(s, ws) for s in info.config["sinks"]])
+    shipped = [{"sink": d.sink, "ok": d.ok, "error": d.error} for d in deliveries]
+    now = utcnow()
+    with ws.engine.begin() as conn:
+        mid = monitor_id(conn, info.name)
+        for a in alerts:
+            conn.execute(
+                t.monitor_alerts.insert().values(
+                    monitor_id=mid,
+                    run_id=run_id,
+                    objective=a.objective,
+                    feature=a.feature,
+                    metric=a.metric,
+                    value=float(a.value),
+                    threshold=float(a.threshold),
+                    deliveries=shipped,
+                    created_at=now,
+                )
+            )
+    return shipped
