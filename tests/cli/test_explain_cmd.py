@@ -84,6 +84,49 @@ def test_sampled_shapley_and_global_importance(
     assert "sampled shapley" in res.output and "approximation error" in res.output
 
 
+def test_global_from_a_dataset_names_it_and_serves_every_method(
+    deployed: Workspace, table: pd.DataFrame
+) -> None:
+    deployed.datasets.import_("churn_rows", table)
+    res = _run(deployed, "explain", "churn", "--global", "--data", "churn_rows", "--json")
+    assert res.exit_code == 0, res.output
+    stored = json.loads(res.output)
+    assert stored["method"] == "tree_shap"
+    assert stored["source"] == "dataset churn_rows@1: 400 of 400 rows"
+    # The other method's baseline came from the same rows: no second --data needed.
+    res = _run(deployed, "explain", "churn", "--global", "-m", "sampled_shapley", "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["source"] == stored["source"]
+
+
+def test_global_from_a_file_samples_across_it(
+    deployed: Workspace, table: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pmle.cli import explain_cmd
+    from pmle.monitoring import explanations
+
+    rows = table.assign(x=[0.0] * 200 + [1.0] * 200)  # the file's two halves differ
+    path = tmp_path / "train.csv"
+    rows.to_csv(path, index=False)
+    seen: list[pd.DataFrame] = []
+    compute = explanations.Explanations._compute
+
+    def spy(self: Any, mv: Any, model: Any, method: str, frame: pd.DataFrame, *rest: Any) -> Any:
+        seen.append(frame)
+        return compute(self, mv, model, method, frame, *rest)
+
+    monkeypatch.setattr(explanations.Explanations, "_compute", spy)
+    monkeypatch.setattr(explanations, "BASELINE_ROWS", 100)
+    monkeypatch.setattr(explain_cmd, "_CHUNK_ROWS", 64)
+    res = _run(deployed, "explain", "churn", "--global", "--data", str(path), "--json")
+    assert res.exit_code == 0, res.output
+    source = json.loads(res.output)["source"]
+    assert source == f"file {path} (100 of its 400 rows sampled): 100 of 100 rows"
+    frame = seen[0]
+    assert len(frame) == 100 and set(frame["x"]) == {0.0, 1.0}
+    assert 25 < (frame["x"] == 1.0).sum() < 75
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -305,3 +305,103 @@ def test_tree_shap_refuses_a_model_it_cannot_explain_exactly(tmp_path: Path) -> 
     found = sampled_shapley(loaded, frame.head(4), baseline_instance(loaded.signature, frame))
     _check_additive(found, atol=1e-12)
     assert found.output_name == "scores"
+
+
+def test_an_output_index_may_be_any_integer_type(
+    classifier: LoadedModel, table: pd.DataFrame
+) -> None:
+    found = tree_shap(classifier, table.head(2))
+    assert found.check_output(np.int64(1)) == 1 and type(found.check_output(np.int64(1))) is int
+    assert found.explain(0, np.int32(0)).output_display_name == "no"  # type: ignore[arg-type]
+    for bad in (np.int64(2), True, 1.0):
+        with pytest.raises(InvalidInput, match="out of range"):
+            found.check_output(bad)  # type: ignore[arg-type]
+
+
+def test_sampled_shapley_refuses_a_call_over_its_evaluation_limit(
+    classifier: LoadedModel, table: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pmle.monitoring import attributions
+
+    base = baseline_instance(classifier.signature, table)
+    # 4 columns: each instance costs path_count × 3 model evaluations.
+    monkeypatch.setattr(attributions, "MAX_EVALUATIONS", 10 * 3 * 20)
+    assert attributions.shapley_rows(4, 10) == 20
+    assert sampled_shapley(classifier, table.head(20), base, path_count=10).n == 20
+    with pytest.raises(InvalidInput, match="over the limit") as err:
+        sampled_shapley(classifier, table.head(21), base, path_count=10)
+    assert "fewer instances or a smaller pathCount" in (err.value.hint or "")
+    assert "at most 20 instance(s)" in (err.value.hint or "")
+
+
+def test_sampled_shapley_of_many_rows_in_chunks_matches_one_call(
+    classifier: LoadedModel, table: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pmle.monitoring import attributions
+
+    base = baseline_instance(classifier.signature, table)
+    whole = sampled_shapley(classifier, table.head(40), base, path_count=6, seed=2)
+    monkeypatch.setattr(attributions, "_CHUNK_ROWS", 7 * 6 * 3)  # 7 rows per chunk
+    chunked = sampled_shapley(classifier, table.head(40), base, path_count=6, seed=2)
+    np.testing.assert_allclose(chunked.values, whole.values, atol=1e-12)
+    assert whole.error is not None and chunked.error is not None
+    np.testing.assert_allclose(chunked.error, whole.error, atol=1e-12)
+
+
+def test_a_multi_output_regressor_is_refused(tmp_path: Path) -> None:
+    from sklearn.linear_model import LinearRegression
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(50, 3)), columns=["a", "b", "c"])
+    both = np.column_stack([frame["a"] + frame["b"], frame["c"]])
+    loaded = _saved(LinearRegression().fit(frame, both), tmp_path / "two", frame)
+    with pytest.raises(InvalidInput, match="predicts 2 values per row"):
+        sampled_shapley(loaded, frame.head(3), baseline_instance(loaded.signature, frame))
+
+
+def _lgbm_regressor(table: pd.DataFrame, values: pd.Series, **params: Any) -> Any:
+    import lightgbm as lgb
+
+    train = table.assign(c=table["c"].astype("category"))
+    return lgb.LGBMRegressor(n_estimators=15, verbose=-1, num_threads=1, **params).fit(
+        train, values
+    )
+
+
+def test_lightgbm_linear_trees_fall_back_to_sampled_shapley(
+    tmp_path: Path, table: pd.DataFrame, values: pd.Series
+) -> None:
+    from pmle.monitoring.tree_shap import contributions
+
+    loaded = _saved(_lgbm_regressor(table, values, linear_tree=True), tmp_path / "lin", table)
+    assert not exact_available(loaded)
+    assert resolve_method(loaded, "auto") == "sampled_shapley"
+    with pytest.raises(InvalidInput, match="not linear trees"):
+        tree_shap(loaded, table.head(3))
+    # LightGBM's own error (no pred_contrib for linear trees) is the caller's, not a crash.
+    with pytest.raises(InvalidInput, match="LightGBMError") as err:
+        contributions(loaded, loaded.prepare(table.head(3)), {})
+    assert "sampled_shapley" in (err.value.hint or "")
+    found = sampled_shapley(loaded, table.head(5), baseline_instance(loaded.signature, table))
+    _check_additive(found, atol=1e-9)
+    np.testing.assert_allclose(found.instance_output[:, 0], loaded.predict(table.head(5)))
+
+
+def test_tree_shap_of_a_lightgbm_random_forest_adds_up_to_its_prediction(
+    tmp_path: Path, table: pd.DataFrame, values: pd.Series, labels: pd.Series
+) -> None:
+    import lightgbm as lgb
+
+    forest = {"boosting_type": "rf", "bagging_freq": 1, "bagging_fraction": 0.7}
+    reg = _saved(_lgbm_regressor(table, values, **forest), tmp_path / "rf", table)
+    found = tree_shap(reg, table)
+    _check_additive(found, atol=1e-9)
+    assert found.output_name == "value"  # the average of the trees, as predicted
+    np.testing.assert_allclose(found.instance_output[:, 0], reg.predict(table), atol=1e-9)
+    train = table.assign(c=table["c"].astype("category"))
+    clf = lgb.LGBMClassifier(n_estimators=15, verbose=-1, num_threads=1, **forest)
+    binary = _saved(clf.fit(train, labels), tmp_path / "rfc", table)
+    found = tree_shap(binary, table)
+    _check_additive(found, atol=1e-9)
+    proba = 1 / (1 + np.exp(-found.instance_output[:, 1]))
+    np.testing.assert_allclose(proba, binary.predict_proba(table)[:, 1], atol=1e-9)

@@ -109,15 +109,113 @@ def test_a_model_without_lineage_takes_its_baseline_data_explicitly(
     ws.models.register("bare", make_classifier(table, labels), input_example=table.head())
     # Exact TreeSHAP of a LightGBM model needs no baseline data.
     assert len(ws.explanations.explain("bare", table.head(2))) == 2
-    with pytest.raises(InvalidInput, match="no training dataset in its lineage"):
+    with pytest.raises(InvalidInput, match="no training dataset in its lineage") as err:
         ws.explanations.explain("bare", table.head(2), method="sampled_shapley")
-    base = ws.explanations.baseline("bare", method="sampled_shapley", data=table.head(100))
-    assert base.source == "rows given: 100 of 100 rows"
+    assert "--global --method sampled_shapley --data" in (err.value.hint or "")
+    # Rows given for the default method store the baseline of every method the model allows.
+    base = ws.explanations.baseline("bare", data=table.head(100))
+    assert base.method == "tree_shap" and base.source == "rows given: 100 of 100 rows"
+    assert len(_rows(ws)) == 2
     assert len(ws.explanations.explain("bare", table.head(2), method="sampled_shapley")) == 2
     replaced = ws.explanations.baseline("bare", method="sampled_shapley", data=table)
     assert replaced.source == "rows given: 400 of 400 rows"
     assert ws.explanations.baseline("bare", method="sampled_shapley") == replaced
+    exact = ws.explanations.baseline("bare", method="tree_shap")
+    assert exact.source == replaced.source and exact.instance == replaced.instance
+    assert len(_rows(ws)) == 2
+
+
+def test_a_baseline_reads_a_seeded_sample_of_the_input_columns(
+    ws: Workspace, trained: str, table: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pmle.monitoring import explanations
+
+    seen: list[pd.DataFrame] = []
+    compute = explanations.Explanations._compute
+
+    def spy(self: Any, mv: Any, model: Any, method: str, frame: pd.DataFrame, *rest: Any) -> Any:
+        seen.append(frame)
+        return compute(self, mv, model, method, frame, *rest)
+
+    monkeypatch.setattr(explanations.Explanations, "_compute", spy)
+    monkeypatch.setattr(explanations, "BASELINE_ROWS", 120)
+    base = ws.explanations.baseline(trained)
+    assert base.source == "dataset churn_train@1: 120 of 400 rows"
+    (frame,) = seen
+    assert list(frame.columns) == ["x", "n", "c", "b"]  # not the label column
+    assert len(frame) == 120 and frame["x"].nunique() > 100
+    # Seeded: the same rows again, and spread over the whole dataset, not its head.
+    again = ws.explanations.baseline(trained, data="churn_train")
+    pd.testing.assert_frame_equal(seen[1], frame)
+    assert again.instance == base.instance
+    assert not frame.equals(table[["x", "n", "c", "b"]].head(120).reset_index(drop=True))
+    given = ws.explanations.baseline(trained, data=table.assign(extra=1))
+    assert given.source == "rows given: 120 of 400 rows"
+    assert list(seen[-1].columns) == ["x", "n", "c", "b"]
+
+
+def test_concurrent_first_requests_compute_the_baseline_once(
+    ws: Workspace, trained: str, table: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    import time
+
+    from pmle.monitoring import explanations
+
+    calls: list[str] = []
+    compute = explanations.Explanations._compute
+
+    def slow(self: Any, *args: Any) -> Any:
+        calls.append(args[2])
+        time.sleep(0.3)  # both requests are in flight before either stores its baseline
+        return compute(self, *args)
+
+    monkeypatch.setattr(explanations.Explanations, "_compute", slow)
+    results: list[Any] = []
+    errors: list[BaseException] = []
+
+    def first_request() -> None:
+        try:
+            results.append(
+                ws.explanations.explain(trained, table.head(2), method="sampled_shapley")
+            )
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first_request) for _ in range(3)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == [] and len(results) == 3
+    assert calls == ["sampled_shapley"]
     assert len(_rows(ws)) == 1
+    assert results[0] == results[1] == results[2]
+
+
+def test_sampled_shapley_stays_within_its_evaluation_limit(
+    ws: Workspace, trained: str, table: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pmle.monitoring import attributions
+
+    # 4 columns, 10 paths: 30 model evaluations per instance, so 40 instances at most.
+    monkeypatch.setattr(attributions, "MAX_EVALUATIONS", 30 * 40)
+    with pytest.raises(InvalidInput, match="over the limit") as err:
+        ws.explanations.explain(trained, table.head(41), method="sampled_shapley")
+    assert "fewer instances or a smaller pathCount" in (err.value.hint or "")
+    assert _rows(ws) == []  # refused before any work, the baseline included
+    assert (
+        len(
+            ws.explanations.explain(trained, table.head(41), method="sampled_shapley", path_count=9)
+        )
+        == 41
+    )
+    # Global attributions sample the rows down to fit instead.
+    found = ws.explanations.mean_abs_attributions(trained, table, method="sampled_shapley")
+    want = ws.explanations.attribute(
+        trained, table.sample(n=40, random_state=0), method="sampled_shapley"
+    ).mean_abs()
+    assert found == pytest.approx(want)
 
 
 def test_an_ensemble_with_a_linear_member_stores_its_term_means(

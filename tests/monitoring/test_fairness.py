@@ -174,6 +174,29 @@ def test_undefined_rates_are_null_with_a_note() -> None:
     assert any("'b' has no positive labels" in n for n in got["notes"])
 
 
+@pytest.mark.parametrize(
+    ("truth", "pred", "groups", "slices", "message"),
+    [
+        ([], [], [], (), "no rows"),
+        (["yes", "no"], ["yes"], ["a", "b"], (), "differ in length"),
+        (["yes", "no", "yes"], ["yes", "no", "no"], ["a", None, "b"], (), "missing values"),
+        (["yes", "no"], ["yes", "no"], ["a", float("nan")], (), "missing values"),
+        (["yes", "no", "no"], ["yes", "yes", "no"], ["a"] * 3, ("a",), "only group"),
+    ],
+)
+def test_compute_refuses_what_it_cannot_measure(
+    truth: list[Any], pred: list[Any], groups: list[Any], slices: tuple[str, ...], message: str
+) -> None:
+    as_array = [np.array(v, dtype=object) for v in (truth, pred, groups)]
+    with pytest.raises(InvalidInput, match=message):
+        compute(*as_array, "yes", slices=slices)
+    # one group without slices is a report (no comparison), not an error
+    one = compute(
+        np.array(["yes", "no"], object), np.array(["yes", "yes"], object), ["a"] * 2, "yes"
+    )
+    assert one["slices"] is None and one["slice_metrics"] == {}
+
+
 # -- the service ----------------------------------------------------------------------------------
 
 

@@ -4,10 +4,12 @@ the deployed model chosen, errors."""
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import httpx
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
 
@@ -163,6 +165,145 @@ def test_bad_explain_requests(
     assert r.status_code == status, r.text
     error = r.json()["error"]
     assert error["code"] == status and message in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (b'{"topK": NaN}', "topK must be an integer, got nan"),
+        (b'{"topK": Infinity}', "topK must be an integer, got inf"),
+        (b'{"topK": 1.5}', "topK must be an integer"),
+        (b'{"sampledShapleyAttribution": {"pathCount": 1e400}}', "pathCount must be an integer"),
+        (b'{"sampledShapleyAttribution": {"pathCount": -Infinity}}', "pathCount must be"),
+        (b'{"outputIndices": [NaN]}', "an output index must be an integer"),
+        (b'{"outputIndices": [1e400]}', "an output index must be an integer"),
+        (b'{"sampledShapleyAttribution": []}', "'sampledShapleyAttribution' must be an object"),
+        (b'{"treeShapAttribution": [1]}', "'treeShapAttribution' must be an object"),
+        (b"[]", "'explanationSpecOverride.parameters' must be an object"),
+    ],
+)
+def test_non_finite_or_malformed_parameters_are_400(
+    server: str, table: pd.DataFrame, params: bytes, message: str
+) -> None:
+    instance = orjson.dumps(_records(table.head(1))[0])
+    body = b'{"instances": [%s], "explanationSpecOverride": {"parameters": %s}}' % (
+        instance,
+        params,
+    )
+    r = httpx.post(
+        f"{server}{VX}/churn:explain", content=body, headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert error["status"] == "INVALID_ARGUMENT" and message in error["message"]
+    # An integral float is an integer; null objects are empty ones.
+    params_ok = {"topK": 2.0, "outputIndices": [1.0], "treeShapAttribution": None}
+    ok = {
+        "instances": _records(table.head(1)),
+        "explanationSpecOverride": {"parameters": params_ok},
+    }
+    assert httpx.post(f"{server}{VX}/churn:explain", json=ok).status_code == 200
+
+
+def test_a_request_over_the_evaluation_limit_is_400(
+    server: str, deployed: Workspace, table: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pmle.monitoring import attributions
+
+    deployed.explanations.baseline("churn@1", data=table)
+    monkeypatch.setattr(attributions, "MAX_EVALUATIONS", 3 * 10 * 5)
+    body: dict[str, Any] = {
+        "instances": _records(table.head(6)),
+        "explanationSpecOverride": {"parameters": {"sampledShapleyAttribution": {}}},
+    }
+    r = httpx.post(f"{server}{VX}/churn:explain", json=body)
+    assert r.status_code == 400, r.text
+    assert "fewer instances or a smaller pathCount" in r.json()["error"]["message"]
+    body["instances"] = body["instances"][:5]
+    assert httpx.post(f"{server}{VX}/churn:explain", json=body).status_code == 200
+
+
+def test_explanations_run_on_their_own_threads(
+    server: str, app: Any, table: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pmle.server import explain_route
+
+    threads: list[str] = []
+    to_json = explain_route.attributions_json
+
+    def spy(found: Any, options: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return to_json(found, options)
+
+    monkeypatch.setattr(explain_route, "attributions_json", spy)
+    for _ in range(3):
+        r = httpx.post(f"{server}{VX}/churn:explain", json={"instances": _records(table.head(2))})
+        assert r.status_code == 200, r.text
+    # The response JSON too is built off the event loop, on the explain pool (not the default
+    # pool that refreshes the server's state).
+    assert len(threads) == 3 and all(t.startswith("pmle-explain") for t in threads), threads
+    assert explain_route._EXPLAINERS[app].admitted == 0
+
+
+def test_a_full_explain_queue_answers_503(
+    server: str, app: Any, deployed: Workspace, table: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pmle.server import explain_route
+
+    monkeypatch.setattr(explain_route, "WORKERS", 1)
+    monkeypatch.setattr(explain_route, "MAX_WAITING", 1)
+    started, release = threading.Event(), threading.Event()
+    attribute = deployed.explanations.attribute
+
+    def blocked(*args: Any, **kwargs: Any) -> Any:
+        started.set()
+        assert release.wait(30)
+        return attribute(*args, **kwargs)
+
+    monkeypatch.setattr(deployed.explanations, "attribute", blocked)
+    body = {"instances": _records(table.head(1))}
+    answers: list[int] = []
+
+    def call() -> None:
+        answers.append(httpx.post(f"{server}{VX}/churn:explain", json=body, timeout=60).status_code)
+
+    running = threading.Thread(target=call)
+    running.start()
+    assert started.wait(30)
+    waiting = threading.Thread(target=call)
+    waiting.start()
+    deadline = time.monotonic() + 30
+    while explain_route._EXPLAINERS[app].admitted < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    r = httpx.post(f"{server}{VX}/churn:explain", json=body)
+    assert r.status_code == 503, r.text
+    error = r.json()["error"]
+    assert error["status"] == "UNAVAILABLE" and "busy explaining" in error["message"]
+    assert r.headers["retry-after"] == "1"
+    # Predictions are still served meanwhile.
+    assert httpx.post(f"{server}{VX}/churn:predict", json=body).status_code == 200
+    release.set()
+    running.join()
+    waiting.join()
+    assert answers == [200, 200]
+    assert explain_route._EXPLAINERS[app].admitted == 0
+    assert httpx.post(f"{server}{VX}/churn:explain", json=body).status_code == 200
+
+
+def test_the_explain_threads_stop_with_the_server(
+    run_app: Any, app: Any, table: pd.DataFrame
+) -> None:
+    from pmle.server import explain_route
+
+    with run_app(app) as url:
+        r = httpx.post(f"{url}{VX}/churn:explain", json={"instances": _records(table.head(1))})
+        assert r.status_code == 200, r.text
+        pool = explain_route._EXPLAINERS[app].pool
+        assert pool is not None
+    assert app not in explain_route._EXPLAINERS
+    with pytest.raises(RuntimeError, match="shutdown"):
+        pool.submit(print)
 
 
 def test_predictions_are_served_while_explaining(

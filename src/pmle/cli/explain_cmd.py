@@ -17,10 +17,11 @@ if TYPE_CHECKING:
 
     from pmle.monitoring.attributions import Explanation
     from pmle.monitoring.explanations import Baseline
+    from pmle.serving.batch_io import Source
     from pmle.workspace import Workspace
 
-#: Rows read from --data for --global (a baseline samples at most 1,000 of them).
-_BASELINE_ROWS = 100_000
+#: Rows streamed from a --data file per chunk while sampling it for --global.
+_CHUNK_ROWS = 65_536
 _BAR = 24
 
 
@@ -56,6 +57,53 @@ def _read(ws: Workspace, model_ref: str, data: str, rows: int) -> pd.DataFrame:
     from pmle.errors import InvalidInput
 
     raise InvalidInput(f"{data} holds no rows")
+
+
+def _global_baseline(ws: Workspace, model_ref: str, method: str, data: str) -> Baseline:
+    """The baseline from --data: a dataset is passed on by name (the baseline reads a sample of
+    it and names it); a file is sampled across all its rows, and its path named."""
+    from pmle.serving.batch_io import resolve_input
+
+    source = resolve_input(ws, data)
+    if source.dataset is not None:
+        return ws.explanations.baseline(model_ref, method=method, data=source.dataset.ref)
+    frame, total = _sample_file(ws, model_ref, source)
+    label = f"file {source.path}"
+    if total > len(frame):
+        label += f" ({len(frame):,} of its {total:,} rows sampled)"
+    return ws.explanations.baseline(model_ref, method=method, data=frame, source=label)
+
+
+def _sample_file(ws: Workspace, model_ref: str, source: Source) -> tuple[pd.DataFrame, int]:
+    """A seeded uniform sample of up to BASELINE_ROWS rows of the file's input columns (the
+    rows with the smallest random keys), streamed a chunk at a time; and its row count."""
+    import numpy as np
+    import pyarrow as pa
+
+    from pmle.errors import InvalidInput
+    from pmle.monitoring.explanations import BASELINE_ROWS
+    from pmle.serving.batch_io import open_source
+
+    model = ws.models.load(model_ref)
+    names = model.signature.input_names
+    rng = np.random.default_rng(0)
+    kept: pa.Table | None = None
+    keys = np.empty(0)
+    total = 0
+    for chunk in open_source(source, model, _CHUNK_ROWS).chunks():
+        total += chunk.num_rows
+        chunk = chunk.select([c for c in names if c in chunk.column_names])
+        table = (
+            chunk if kept is None else pa.concat_tables([kept, chunk], promote_options="permissive")
+        )
+        keys = np.concatenate([keys, rng.random(chunk.num_rows)])
+        if len(keys) > BASELINE_ROWS:
+            keep = np.sort(np.argpartition(keys, BASELINE_ROWS)[:BASELINE_ROWS])
+            table, keys = table.take(pa.array(keep)), keys[keep]
+        kept = table
+    if kept is None or total == 0:
+        raise InvalidInput(f"{source.label} holds no rows")
+    return kept.to_pandas(), total
 
 
 def _bar(value: float, top: float) -> str:
@@ -162,8 +210,11 @@ def explain(
     if global_:
         if instance:
             raise InvalidInput("--global takes no --instance", hint="give --data or nothing")
-        training = _read(ws, model, data, _BASELINE_ROWS) if data is not None else None
-        base = ws.explanations.baseline(model, method=method, data=training)
+        base = (
+            _global_baseline(ws, model, method, data)
+            if data is not None
+            else ws.explanations.baseline(model, method=method)
+        )
         if as_json:
             print_json(base.to_dict())
             return

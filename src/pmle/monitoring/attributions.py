@@ -15,7 +15,8 @@ Two methods, both Shapley values of the model's input columns:
   instance's value to the instance's value (drawn in antithetic pairs: an order and its
   reverse). The explained output is the class probability (classifiers) or the predicted
   value, and the attributions add up exactly to `f(instance) − f(baseline)`. All the
-  intermediate rows of one call are predicted at once.
+  intermediate rows of one call are predicted in chunks, and a call costing more than
+  `MAX_EVALUATIONS` model evaluations is refused up front.
 
 Classifiers are explained for the predicted class unless another output is asked for, as
 Vertex AI does.
@@ -23,11 +24,13 @@ Vertex AI does.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pmle.errors import InvalidInput
+from pmle.monitoring.tree_shap import linear_term_means, needs_linear_means
 
 if TYPE_CHECKING:
     import numpy as np
@@ -42,6 +45,9 @@ DEFAULT_PATH_COUNT = 10
 MAX_PATH_COUNT = 50
 #: Rows predicted in one call by sampled Shapley (bounds memory).
 _CHUNK_ROWS = 200_000
+#: Model evaluations one sampled Shapley call may take (instances × paths × (columns − 1)):
+#: a request beyond it is refused before any work rather than holding a worker for minutes.
+MAX_EVALUATIONS = 2_000_000
 _CLASSIFIERS = {"binary", "multiclass"}
 
 
@@ -119,14 +125,19 @@ class Attributions:
         return [self.explain(i, output_index) for i in range(self.n)]
 
     def check_output(self, index: int) -> int:
-        """`index` if the model has that output; InvalidInput otherwise."""
+        """`index` (any integer type, numpy's too) if the model has that output; InvalidInput
+        otherwise."""
         outputs = self.values.shape[1]
-        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < outputs:
+        if (
+            isinstance(index, bool)
+            or not isinstance(index, numbers.Integral)
+            or not 0 <= int(index) < outputs
+        ):
             raise InvalidInput(
                 f"output index {index!r} is out of range",
                 hint=f"this model has {outputs} output(s): 0..{outputs - 1}",
             )
-        return index
+        return int(index)
 
     def mean_abs(self) -> dict[str, float]:
         """Mean |attribution| per feature over the instances, for their predicted class."""
@@ -143,12 +154,19 @@ class Attributions:
 
 
 def exact_available(model: LoadedModel) -> bool:
-    """Whether exact TreeSHAP covers this model."""
-    if model.flavor in {"lightgbm", "xgboost"}:
+    """Whether exact TreeSHAP covers this model (not LightGBM's linear trees: LightGBM has no
+    TreeSHAP for them)."""
+    from pmle.monitoring.tree_shap import lightgbm_facts
+
+    if model.flavor == "xgboost":
         return True
+    if model.flavor == "lightgbm":
+        return not lightgbm_facts(model.native).linear
     if model.flavor == "ensemble":
-        kinds = {m.kind for m in model.native.members if m.weight > 0}
-        return kinds <= {"lightgbm", "catboost", "linear"}
+        members = [m for m in model.native.members if m.weight > 0]
+        return {m.kind for m in members} <= {"lightgbm", "catboost", "linear"} and not any(
+            m.kind == "lightgbm" and lightgbm_facts(m.model).linear for m in members
+        )
     return False
 
 
@@ -164,8 +182,8 @@ def resolve_method(model: LoadedModel, method: str) -> str:
     if method == "tree_shap" and not exact_available(model):
         raise InvalidInput(
             f"exact TreeSHAP does not cover this {model.flavor} model",
-            hint="it covers LightGBM, XGBoost and ensembles of LightGBM, CatBoost and linear "
-            "members; use method sampled_shapley",
+            hint="it covers LightGBM (but not linear trees), XGBoost and ensembles of LightGBM, "
+            "CatBoost and linear members; use method sampled_shapley",
         )
     return method
 
@@ -184,11 +202,22 @@ def check_path_count(path_count: Any) -> int:
     return path_count
 
 
-def needs_linear_means(model: LoadedModel) -> bool:
-    """Whether exact attributions need the training means of a linear member's terms."""
-    return model.flavor == "ensemble" and any(
-        m.kind == "linear" and m.weight > 0 for m in model.native.members
-    )
+def shapley_rows(d: int, path_count: int) -> int:
+    """How many instances of `d` columns sampled Shapley explains within `MAX_EVALUATIONS`."""
+    return MAX_EVALUATIONS // (path_count * max(d - 1, 1))
+
+
+def check_cost(n: int, d: int, path_count: int) -> None:
+    """InvalidInput when sampled Shapley of `n` instances would exceed `MAX_EVALUATIONS`."""
+    cost = n * path_count * max(d - 1, 1)
+    if cost > MAX_EVALUATIONS:
+        most = shapley_rows(d, path_count)
+        raise InvalidInput(
+            f"sampled Shapley of {n:,} instance(s) with {path_count} paths over {d} columns "
+            f"takes {cost:,} model evaluations, over the limit of {MAX_EVALUATIONS:,}",
+            hint=f"send fewer instances or a smaller pathCount (at most {most:,} instance(s) "
+            f"at pathCount {path_count})",
+        )
 
 
 # -- baselines ----------------------------------------------------------------------------------
@@ -222,22 +251,6 @@ def baseline_instance(signature: Signature, frame: pd.DataFrame) -> dict[str, An
     return out
 
 
-def linear_term_means(model: LoadedModel, data: Any) -> dict[str, list[float]]:
-    """Mean of each linear member's terms over `data` (the training rows), by member index: what
-    exact linear attributions are measured against."""
-    if not needs_linear_means(model):
-        return {}
-    from pmle.monitoring.tree_shap import linear_terms
-
-    ens = model.native
-    x = ens.matrix(model.prepare(data))
-    return {
-        str(i): linear_terms(m.model, x)[0].mean(axis=0).tolist()
-        for i, m in enumerate(ens.members)
-        if m.kind == "linear" and m.weight > 0
-    }
-
-
 # -- exact TreeSHAP -----------------------------------------------------------------------------
 
 
@@ -265,6 +278,8 @@ def tree_shap(
             hint="please report this model; method sampled_shapley still works",
         )
     labels = _labels(model)
+    if labels is None and scores.shape[1] != 1:
+        raise _multi_output(scores.shape[1])
     if model.task == "binary":
         # One log-odds score; the log-odds of class 0 is its negation.
         phi = np.concatenate([-phi, phi], axis=1)
@@ -278,6 +293,13 @@ def tree_shap(
         name = _score_name(model, frame, scores)
     return Attributions(
         "tree_shap", model.signature.input_names, phi, expected, scores, predicted, name, labels
+    )
+
+
+def _multi_output(outputs: int) -> InvalidInput:
+    return InvalidInput(
+        f"this model predicts {outputs} values per row; explanations cover one output",
+        hint="register one model per target to explain it",
     )
 
 
@@ -318,6 +340,7 @@ def sampled_shapley(
     check_path_count(path_count)
     names = model.signature.input_names
     x_frame = model.signature.prepare(data, categorical=False)
+    check_cost(len(x_frame), len(names), path_count)
     b_frame = model.signature.prepare(pd.DataFrame([dict(baseline)]), categorical=False)
     space = _space(model)
     xs, bs = space.encode(x_frame), space.encode(b_frame)
@@ -329,7 +352,10 @@ def sampled_shapley(
     # mask[p, s, j]: at step s of path p feature j already holds the instance's value.
     steps = np.arange(1, d)  # steps 0 (baseline) and d (instance) are known
     mask = position[:, None, :] < steps[None, :, None]  # (P, d-1, d)
-    samples = np.empty((n, path_count, k, d))
+    count = int(units.max()) + 1
+    values = np.empty((n, k, d))
+    # The spread of independent units (antithetic pairs) estimates the standard error.
+    error = np.empty((n, k)) if count > 1 else None
     per_row = path_count * max(d - 1, 1)
     chunk = max(1, _CHUNK_ROWS // per_row)
     for start in range(0, n, chunk):
@@ -345,17 +371,15 @@ def sampled_shapley(
         path = np.concatenate([first, inner, last], axis=2)  # (m, P, d+1, K)
         gains = np.diff(path, axis=2)  # gains[..., t, :]: the t-th feature of the order
         gains = np.moveaxis(gains, 3, 2)  # (m, P, K, d) in order position
-        samples[start:stop] = np.take_along_axis(gains, position[None, :, None, :], axis=3)
-    values = samples.mean(axis=1)  # (n, K, d)
-    error = None
-    count = int(units.max()) + 1
-    if count > 1:
-        # The spread of independent units (antithetic pairs) estimates the standard error.
-        per_unit = np.stack([samples[:, units == u].mean(axis=1) for u in range(count)], axis=1)
-        stderr = per_unit.std(axis=1, ddof=1) / np.sqrt(count)
-        norm = np.abs(values).sum(axis=2)
-        spread = np.sqrt((stderr**2).sum(axis=2))
-        error = np.divide(spread, norm, out=np.zeros_like(spread), where=norm > 0)
+        # Each chunk holds every path of its rows: reduce them here, keep only the results.
+        samples = np.take_along_axis(gains, position[None, :, None, :], axis=3)
+        values[start:stop] = samples.mean(axis=1)  # (m, K, d)
+        if error is not None:
+            per_unit = np.stack([samples[:, units == u].mean(axis=1) for u in range(count)], 1)
+            stderr = per_unit.std(axis=1, ddof=1) / np.sqrt(count)
+            norm = np.abs(values[start:stop]).sum(axis=2)
+            spread = np.sqrt((stderr**2).sum(axis=2))
+            error[start:stop] = np.divide(spread, norm, out=np.zeros_like(spread), where=norm > 0)
     labels = _labels(model)
     return Attributions(
         "sampled_shapley",
@@ -414,7 +438,10 @@ class _Space:
 
         if self.model.task in _CLASSIFIERS:
             return np.asarray(self.model.predict_proba(rows), dtype="float64")
-        return np.asarray(self.model.predict(rows), dtype="float64").reshape(-1, 1)
+        values = np.asarray(self.model.predict(rows), dtype="float64").reshape(len(rows), -1)
+        if values.shape[1] != 1:
+            raise _multi_output(values.shape[1])
+        return values
 
 
 class _MatrixSpace(_Space):
@@ -458,16 +485,19 @@ def _space(model: LoadedModel) -> _Space:
 
 __all__ = [
     "DEFAULT_PATH_COUNT",
+    "MAX_EVALUATIONS",
     "MAX_PATH_COUNT",
     "METHODS",
     "Attributions",
     "Explanation",
     "baseline_instance",
+    "check_cost",
     "check_path_count",
     "exact_available",
     "linear_term_means",
     "needs_linear_means",
     "resolve_method",
     "sampled_shapley",
+    "shapley_rows",
     "tree_shap",
 ]

@@ -2,7 +2,10 @@
 the attribution baseline stored with each model version, and global feature importance.
 
 A model version's baseline is computed once per method, from its training dataset (found in
-its lineage) or from rows given explicitly, and stored in `model_explanations`:
+its lineage) or from rows given explicitly, and stored in `model_explanations`. Only the model's
+input columns are read, a seeded sample of at most 100,000 rows; rows given explicitly replace
+the baseline of every method that applies to the model. Per process, one thread computes a
+model version's first baseline of a method while the others wait for it:
 
 - the baseline instance — the median of each numeric column and the most frequent value of the
   others, Vertex AI's default for tabular models (what sampled Shapley measures against);
@@ -26,20 +29,25 @@ from typing import TYPE_CHECKING, Any
 from pmle.errors import InvalidInput, NotFound
 from pmle.monitoring.attributions import (
     DEFAULT_PATH_COUNT,
+    METHODS,
     Attributions,
     Explanation,
     baseline_instance,
+    check_cost,
     check_path_count,
+    exact_available,
     linear_term_means,
     needs_linear_means,
     resolve_method,
     sampled_shapley,
+    shapley_rows,
     tree_shap,
 )
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from pmle.data.datasets import DatasetVersion
     from pmle.models.format import LoadedModel
     from pmle.models.registry import ModelVersion
     from pmle.models.signature import Signature
@@ -49,8 +57,9 @@ if TYPE_CHECKING:
 GLOBAL_ROWS = 1000
 #: Model evaluations a global sampled Shapley importance may take (fewer rows for wide tables).
 _GLOBAL_EVALUATIONS = 1_000_000
-#: Training rows the means of a linear member's terms are taken over.
-_MEAN_ROWS = 100_000
+#: Training rows a baseline is computed from (medians, modes, a linear member's term means):
+#: a seeded sample of the training data.
+BASELINE_ROWS = 100_000
 #: Loaded models kept per process (a server explains the same few models again and again).
 _CACHED_MODELS = 8
 
@@ -79,6 +88,8 @@ class Explanations:
         self._ws = ws
         self._models: OrderedDict[str, LoadedModel] = OrderedDict()
         self._lock = threading.Lock()
+        # One lock per (model, version, method): the first baseline is computed once.
+        self._computing: dict[tuple[str, int, str], threading.Lock] = {}
 
     # -- per-instance attributions ----------------------------------------------------------
 
@@ -106,6 +117,7 @@ class Explanations:
             if needs_linear_means(model):
                 means = self._baseline(mv, model, chosen).expected_value["linear_term_means"]
             return tree_shap(model, frame, linear_means=means)
+        check_cost(len(frame), len(model.signature.inputs), path_count)  # before the baseline
         base = self._baseline(mv, model, chosen)
         return sampled_shapley(model, frame, base.instance, path_count=path_count, seed=seed)
 
@@ -137,31 +149,49 @@ class Explanations:
     ) -> dict[str, float]:
         """Mean |attribution| per input column over (a seeded sample of up to `max_rows` of) the
         rows of `frame`, for each row's predicted class — what attribution skew and drift
-        compare."""
+        compare. Sampled Shapley takes fewer rows where `max_rows` would cost more than its
+        limit of model evaluations."""
         from pmle.models.signature import as_frame
 
         if isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 1:
             raise InvalidInput(f"max_rows must be a positive integer, got {max_rows!r}")
+        mv = self._ws.models.get(model_ref)
+        model = self._load(mv)
+        if resolve_method(model, method) == "sampled_shapley":
+            d = len(model.signature.inputs)
+            max_rows = max(1, min(max_rows, shapley_rows(d, DEFAULT_PATH_COUNT)))
         rows = as_frame(frame)
         if rows.empty:
             raise InvalidInput("no rows to attribute")
         if len(rows) > max_rows:
             rows = rows.sample(n=max_rows, random_state=seed)
-        return self.attribute(model_ref, rows, method=method, seed=seed).mean_abs()
+        return self.attribute(mv.ref, rows, method=method, seed=seed).mean_abs()
 
     # -- baselines and global importance ----------------------------------------------------
 
-    def baseline(self, model_ref: str, *, method: str = "auto", data: Any = None) -> Baseline:
+    def baseline(
+        self, model_ref: str, *, method: str = "auto", data: Any = None, source: str | None = None
+    ) -> Baseline:
         """The model version's stored baseline for `method`, computed and stored on first use
-        from its training dataset. With `data` (a DataFrame or a dataset reference), it is
-        computed from those rows instead and replaces the stored one."""
+        from its training dataset. With `data` (a DataFrame or a dataset reference), the
+        baselines of every method that applies to the model are computed from those rows
+        instead and replace the stored ones; `source` names the rows in them (default: the
+        dataset, or "rows given")."""
         mv = self._ws.models.get(model_ref)
         model = self._load(mv)
         chosen = resolve_method(model, method)
         if data is None:
             return self._baseline(mv, model, chosen)
-        frame, source = self._given_data(data)
-        return self._store(mv, self._compute(mv, model, chosen, frame, source), replace=True)
+        frame, label, total = self._given_data(data, model.signature)
+        label = source or label
+        stored: dict[str, Baseline] = {}
+        for m in [chosen, *(m for m in METHODS if m != chosen)]:
+            if m == "tree_shap" and not exact_available(model):
+                continue
+            with self._computing_lock(mv, m):
+                found = self._compute(mv, model, m, frame, label, total)
+                stored[m] = self._store(mv, found, replace=True)
+        return stored[chosen]
 
     def global_importance(self, model_ref: str, *, method: str = "auto") -> dict[str, float]:
         """Mean |attribution| per input column over the training rows, largest first."""
@@ -184,32 +214,46 @@ class Explanations:
                 self._models.popitem(last=False)
         return model
 
+    def _computing_lock(self, mv: ModelVersion, method: str) -> threading.Lock:
+        with self._lock:
+            return self._computing.setdefault((mv.name, mv.version, method), threading.Lock())
+
     def _baseline(self, mv: ModelVersion, model: LoadedModel, method: str) -> Baseline:
         found = self._stored(mv, method)
         if found is not None:
             return found
-        frame, source = self._training_data(mv)
-        return self._store(mv, self._compute(mv, model, method, frame, source), replace=False)
+        with self._computing_lock(mv, method):
+            found = self._stored(mv, method)  # computed while this thread waited
+            if found is not None:
+                return found
+            frame, source, total = self._training_data(mv, model.signature, method)
+            base = self._compute(mv, model, method, frame, source, total)
+            return self._store(mv, base, replace=False)
 
     def _compute(
-        self, mv: ModelVersion, model: LoadedModel, method: str, frame: pd.DataFrame, source: str
+        self,
+        mv: ModelVersion,
+        model: LoadedModel,
+        method: str,
+        frame: pd.DataFrame,
+        source: str,
+        total: int,
     ) -> Baseline:
+        """The baseline of `frame` (a sample of `total` rows, at most BASELINE_ROWS)."""
         from pmle._util import utcnow
 
+        instance = baseline_instance(model.signature, frame)  # first: it names missing columns
         if frame.empty:
             raise InvalidInput(f"no rows to compute the baseline of {mv.ref} from ({source})")
-        instance = baseline_instance(model.signature, frame)
         d = len(model.signature.inputs)
         rows = GLOBAL_ROWS
         if method == "sampled_shapley":
             rows = max(50, min(rows, _GLOBAL_EVALUATIONS // (DEFAULT_PATH_COUNT * max(d - 1, 1))))
+            rows = max(1, min(rows, shapley_rows(d, DEFAULT_PATH_COUNT)))
         sample = frame.sample(n=rows, random_state=0) if len(frame) > rows else frame
         expected: dict[str, Any] = {}
         if method == "tree_shap":
-            means = linear_term_means(
-                model,
-                frame.sample(n=_MEAN_ROWS, random_state=0) if len(frame) > _MEAN_ROWS else frame,
-            )
+            means = linear_term_means(model, frame)
             found = tree_shap(model, sample, linear_means=means)
             if means:
                 expected["linear_term_means"] = means
@@ -227,7 +271,7 @@ class Explanations:
                 **expected,
             },
             global_importance=dict(sorted(importance.items(), key=lambda kv: -kv[1])),
-            source=f"{source}: {len(sample):,} of {len(frame):,} rows",
+            source=f"{source}: {len(sample):,} of {total:,} rows",
             created_at=utcnow(),
         )
 
@@ -293,23 +337,31 @@ class Explanations:
             raise
         return base
 
-    def _training_data(self, mv: ModelVersion) -> tuple[pd.DataFrame, str]:
-        """The first dataset the model version was trained on, from its lineage."""
+    def _training_data(
+        self, mv: ModelVersion, signature: Signature, method: str
+    ) -> tuple[pd.DataFrame, str, int]:
+        """A sample of the first dataset the model version was trained on (from its lineage),
+        its name and its row count."""
         name = self._training_dataset(mv)
+        how = (
+            f"ws.explanations.baseline({mv.ref!r}, data=frame), or `pmle explain {mv.ref} "
+            f"--global --method {method} --data DATASET_OR_FILE` (which stores the baseline of "
+            "every method)"
+        )
         if name is None:
             raise InvalidInput(
                 f"{mv.ref} has no training dataset in its lineage to take a baseline from",
-                hint="give the training rows: ws.explanations.baseline(model, data=frame), or "
-                "`pmle explain MODEL --global --data DATASET_OR_FILE`",
+                hint=f"give the training rows: {how}",
             )
         try:
             dv = self._ws.datasets.get(name)
         except NotFound:
             raise InvalidInput(
                 f"{mv.ref} was trained on dataset {name}, which is no longer in this workspace",
-                hint="give the training rows with data=",
+                hint=f"give the training rows: {how}",
             )
-        return self._ws.datasets.to_pandas(dv), f"dataset {dv.ref}"
+        frame, total = self._dataset_sample(dv, signature)
+        return frame, f"dataset {dv.ref}", total
 
     def _training_dataset(self, mv: ModelVersion) -> str | None:
         from pmle.data.datasets import ARTIFACT_TYPE
@@ -326,17 +378,45 @@ class Explanations:
                     return artifact.name
         return None
 
-    def _given_data(self, data: Any) -> tuple[pd.DataFrame, str]:
+    def _given_data(self, data: Any, signature: Signature) -> tuple[pd.DataFrame, str, int]:
         import pandas as pd
 
         if isinstance(data, str):
             dv = self._ws.datasets.get(data)
-            return self._ws.datasets.to_pandas(dv), f"dataset {dv.ref}"
+            frame, total = self._dataset_sample(dv, signature)
+            return frame, f"dataset {dv.ref}", total
         if isinstance(data, pd.DataFrame):
-            return data, "rows given"
+            frame = data[[c for c in signature.input_names if c in data.columns]]
+            if len(frame) > BASELINE_ROWS:
+                frame = frame.sample(n=BASELINE_ROWS, random_state=0)
+            return frame, "rows given", len(data)
         raise InvalidInput(
             f"data must be a DataFrame or a dataset reference, got {type(data).__name__}"
         )
+
+    def _dataset_sample(self, dv: DatasetVersion, signature: Signature) -> tuple[pd.DataFrame, int]:
+        """The model's input columns of a dataset version, a seeded sample of at most
+        BASELINE_ROWS rows read one row group at a time, and the version's row count."""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pf = pq.ParquetFile(self._ws.datasets.path(dv))
+        present = set(pf.schema_arrow.names)
+        columns = [c for c in signature.input_names if c in present]
+        total = pf.metadata.num_rows
+        if total <= BASELINE_ROWS:
+            return pf.read(columns=columns).to_pandas(), total
+        chosen = np.sort(np.random.default_rng(0).choice(total, BASELINE_ROWS, replace=False))
+        parts, offset = [], 0
+        for i in range(pf.num_row_groups):
+            size = pf.metadata.row_group(i).num_rows
+            lo, hi = np.searchsorted(chosen, [offset, offset + size])
+            if hi > lo:
+                group = pf.read_row_group(i, columns=columns)
+                parts.append(group.take(pa.array(chosen[lo:hi] - offset)))
+            offset += size
+        return pa.concat_tables(parts).to_pandas(), total
 
 
 def instances_frame(instances: Any, signature: Signature) -> pd.DataFrame:
@@ -377,4 +457,4 @@ def _json_safe(value: Any) -> Any:
     )
 
 
-__all__ = ["GLOBAL_ROWS", "Baseline", "Explanations", "instances_frame"]
+__all__ = ["BASELINE_ROWS", "GLOBAL_ROWS", "Baseline", "Explanations", "instances_frame"]

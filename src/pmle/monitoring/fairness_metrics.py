@@ -269,7 +269,9 @@ def compute(
 ) -> dict[str, Any]:
     """The report's metrics from labels, predictions and group labels (strings).
 
-    Returns the fields of :class:`FairnessReport` that depend only on these three arrays."""
+    Returns the fields of :class:`FairnessReport` that depend only on these three arrays.
+    InvalidInput for no rows, arrays of different lengths, missing group labels or slices that
+    cannot be compared."""
     import numpy as np
     import pandas as pd
     from fairlearn.metrics import (
@@ -282,28 +284,47 @@ def compute(
         selection_rate,
     )
 
-    truth = np.asarray(y_true, dtype=object)
-    pred = np.asarray(y_pred, dtype=object)
-    g = np.asarray(groups, dtype=object)
+    truth = np.asarray(y_true, dtype=object).reshape(-1)
+    pred = np.asarray(y_pred, dtype=object).reshape(-1)
+    g = np.asarray(groups, dtype=object).reshape(-1)
+    if not len(truth) == len(pred) == len(g):
+        raise InvalidInput(
+            f"labels, predictions and groups differ in length ({len(truth)}, {len(pred)}, {len(g)})"
+        )
+    if len(g) == 0:
+        raise InvalidInput("no rows to measure fairness on", hint="give labelled rows")
+    if bool(pd.isna(g).any()):
+        raise InvalidInput(
+            "the group labels hold missing values",
+            hint=f"label them first, e.g. as {MISSING!r}, or drop those rows",
+        )
     yt = truth == positive
     yp = pred == positive
     correct = np.fromiter((a == b for a, b in zip(pred, truth, strict=True)), bool, len(truth))
     sensitive = pd.Series(g, name="group")
-    frame = MetricFrame(
-        metrics={
-            "count": count,
-            "selection_rate": selection_rate,
-            "accuracy": _accuracy,
-            "tpr": _tpr,
-            "fpr": _fpr,
-            "precision": _precision,
-            "label_positive_rate": _label_rate,
-        },
-        y_true=yt.astype(int),
-        y_pred=yp.astype(int),
-        sensitive_features=sensitive,
-        sample_params={"accuracy": {"correct": correct}},
-    )
+    kw = {"sensitive_features": sensitive}
+    try:
+        frame = MetricFrame(
+            metrics={
+                "count": count,
+                "selection_rate": selection_rate,
+                "accuracy": _accuracy,
+                "tpr": _tpr,
+                "fpr": _fpr,
+                "precision": _precision,
+                "label_positive_rate": _label_rate,
+            },
+            y_true=yt.astype(int),
+            y_pred=yp.astype(int),
+            sensitive_features=sensitive,
+            sample_params={"accuracy": {"correct": correct}},
+        )
+        parity = [
+            f(yt, yp, **kw) for f in (demographic_parity_difference, demographic_parity_ratio)
+        ]
+        odds = [f(yt, yp, **kw) for f in (equalized_odds_difference, equalized_odds_ratio)]
+    except ValueError as exc:  # fairlearn's own checks of its inputs
+        raise InvalidInput(f"fairness metrics cannot be computed: {exc}")
     by_group = frame.by_group
     total = len(truth)
     order = sorted(by_group.index, key=lambda k: (-int(by_group.loc[k, "count"]), str(k)))
@@ -328,6 +349,11 @@ def compute(
             + (f": no group {', '.join(map(repr, unknown))}" if unknown else ""),
             hint=f"give one or two different groups of: {', '.join(labels[:MAX_GROUPS])}",
         )
+    if len(slices) == 1 and len(labels) < 2:
+        raise InvalidInput(
+            f"cannot compare slice {slices[0]!r} with the rest: it is the only group",
+            hint="measure data with more than one group",
+        )
     pair: tuple[str, str] | None
     if len(slices) == 2:
         pair = (slices[0], slices[1])
@@ -340,14 +366,13 @@ def compute(
         in_1 = g == pair[0]
         in_2 = ~in_1 if pair[1] == REST else g == pair[1]
         compared = slice_metrics(yt, yp, in_1, in_2)
-    kw = {"sensitive_features": sensitive}
     return {
         "rows": total,
         "groups": rows,
-        "demographic_parity_difference": _num(demographic_parity_difference(yt, yp, **kw)),
-        "demographic_parity_ratio": _num(demographic_parity_ratio(yt, yp, **kw)),
-        "equalized_odds_difference": _num(equalized_odds_difference(yt, yp, **kw)),
-        "equalized_odds_ratio": _num(equalized_odds_ratio(yt, yp, **kw)),
+        "demographic_parity_difference": _num(parity[0]),
+        "demographic_parity_ratio": _num(parity[1]),
+        "equalized_odds_difference": _num(odds[0]),
+        "equalized_odds_ratio": _num(odds[1]),
         "slices": pair,
         "slice_metrics": compared,
         "notes": _notes(rows),

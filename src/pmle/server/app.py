@@ -191,6 +191,9 @@ class PmleApp:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.state.stop()
+                from pmle.server.explain_route import close as close_explainer
+
+                close_explainer(self)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
