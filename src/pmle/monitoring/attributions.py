@@ -241,8 +241,11 @@ def baseline_instance(signature: Signature, frame: pd.DataFrame) -> dict[str, An
         if s.empty:
             out[spec.name] = None
         elif spec.type in {"integer", "float"} and pd.api.types.is_numeric_dtype(s.dtype):
-            med = float(np.median(s.to_numpy(dtype="float64")))
-            out[spec.name] = int(med) if spec.type == "integer" and med.is_integer() else med
+            x = s.to_numpy(dtype="float64")
+            if spec.type == "integer":  # an observed value: a count of 7.5 is not an instance
+                out[spec.name] = int(np.quantile(x, 0.5, method="lower"))
+            else:
+                out[spec.name] = float(np.median(x))
         elif spec.type == "datetime":
             out[spec.name] = pd.to_datetime(s).median().isoformat()
         else:
