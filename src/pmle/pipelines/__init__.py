@@ -7,9 +7,16 @@ from typing import TYPE_CHECKING
 from pmle._util import lazy_exports
 
 __all__ = [
+    "ArtifactRef",
     "Condition",
     "LightweightFunction",
     "PipelineSpec",
+    "RunContext",
+    "TaskRequest",
+    "TaskResult",
+    "TaskState",
+    "WorkerPool",
+    "build_executor_input",
     "check_supported",
     "evaluate_condition",
     "ignored_features",
@@ -17,15 +24,23 @@ __all__ = [
     "load_pipeline",
     "parse_condition",
     "parse_pipeline",
+    "run_container",
+    "run_importer",
+    "run_task",
     "topological_order",
 ]
 
 if TYPE_CHECKING:
     from pmle.pipelines.conditions import Condition, parse_condition
     from pmle.pipelines.conditions import evaluate as evaluate_condition
+    from pmle.pipelines.container import run_container, run_importer
+    from pmle.pipelines.executor_input import ArtifactRef, build_executor_input
     from pmle.pipelines.ir import PipelineSpec, load_pipeline, parse_pipeline, topological_order
     from pmle.pipelines.lightweight import LightweightFunction, lightweight_function
+    from pmle.pipelines.placeholders import RunContext
     from pmle.pipelines.support import check_supported, ignored_features
+    from pmle.pipelines.tasks import TaskRequest, TaskResult, TaskState, run_task
+    from pmle.pipelines.workers import WorkerPool
 
 __getattr__ = lazy_exports(
     __name__,
@@ -41,5 +56,15 @@ __getattr__ = lazy_exports(
         "lightweight_function": "lightweight",
         "check_supported": "support",
         "ignored_features": "support",
+        "ArtifactRef": "executor_input",
+        "build_executor_input": "executor_input",
+        "RunContext": "placeholders",
+        "TaskRequest": "tasks",
+        "TaskResult": "tasks",
+        "TaskState": "tasks",
+        "run_task": "tasks",
+        "WorkerPool": "workers",
+        "run_container": "container",
+        "run_importer": "container",
     },
 )
