@@ -64,6 +64,7 @@ def print_report(report: FairnessReport) -> None:
     from rich.table import Table
 
     from pmle.cli._render import titled_table
+    from pmle.monitoring.fairness_metrics import GROUP_METRICS
 
     out = console()
     out.print(
@@ -91,17 +92,7 @@ def print_report(report: FairnessReport) -> None:
             g.group,
             f"{g.count:,}",
             f"{g.share:.1%}",
-            *(
-                _cell(m.get(k))
-                for k in (
-                    "selection_rate",
-                    "accuracy",
-                    "tpr",
-                    "fpr",
-                    "precision",
-                    "label_positive_rate",
-                )
-            ),
+            *(_cell(m.get(k)) for k in GROUP_METRICS),
         )
     out.print(table)
     head = Table(show_header=False, box=None, title="fairness (fairlearn)", title_justify="left")
