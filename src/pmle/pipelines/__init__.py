@@ -10,8 +10,11 @@ __all__ = [
     "ArtifactRef",
     "Condition",
     "LightweightFunction",
+    "PipelineRunResult",
     "PipelineSpec",
+    "ResourceLimiter",
     "RunContext",
+    "TaskRecord",
     "TaskRequest",
     "TaskResult",
     "TaskState",
@@ -26,6 +29,7 @@ __all__ = [
     "parse_pipeline",
     "run_container",
     "run_importer",
+    "run_pipeline",
     "run_task",
     "topological_order",
 ]
@@ -37,7 +41,9 @@ if TYPE_CHECKING:
     from pmle.pipelines.executor_input import ArtifactRef, build_executor_input
     from pmle.pipelines.ir import PipelineSpec, load_pipeline, parse_pipeline, topological_order
     from pmle.pipelines.lightweight import LightweightFunction, lightweight_function
+    from pmle.pipelines.limits import ResourceLimiter
     from pmle.pipelines.placeholders import RunContext
+    from pmle.pipelines.scheduler import PipelineRunResult, TaskRecord, run_pipeline
     from pmle.pipelines.support import check_supported, ignored_features
     from pmle.pipelines.tasks import TaskRequest, TaskResult, TaskState, run_task
     from pmle.pipelines.workers import WorkerPool
@@ -66,5 +72,9 @@ __getattr__ = lazy_exports(
         "WorkerPool": "workers",
         "run_container": "container",
         "run_importer": "container",
+        "ResourceLimiter": "limits",
+        "PipelineRunResult": "scheduler",
+        "TaskRecord": "scheduler",
+        "run_pipeline": "scheduler",
     },
 )

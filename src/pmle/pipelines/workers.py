@@ -93,13 +93,16 @@ class _Worker:
     def receive(self, deadline: float | None) -> dict[str, Any] | None:
         """The next reply; None when `deadline` (a monotonic time) passes first."""
         assert self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
         while b"\n" not in self._buffer:
             wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-            readable, _, _ = select.select([fd], [], [], wait)
-            if not readable:
-                return None
-            chunk = os.read(fd, 1 << 16)
+            try:  # the pool may kill the worker (and close its pipe) while we wait
+                fd = self.proc.stdout.fileno()
+                readable, _, _ = select.select([fd], [], [], wait)
+                if not readable:
+                    return None
+                chunk = os.read(fd, 1 << 16)
+            except (OSError, ValueError) as exc:
+                raise _WorkerGone(f"its pipe was closed ({exc})")
             if not chunk:
                 raise _WorkerGone("end of output")
             self._buffer += chunk
