@@ -20,6 +20,12 @@ monitors_app = typer.Typer(
 )
 
 NameArg = Annotated[str, typer.Argument(help="monitor name")]
+#: Metric names short enough for an 80-column table.
+_SHORT_METRICS = {
+    "jensen_shannon_divergence": "JS div",
+    "l_infinity": "L-inf",
+    "attribution_share_change": "share chg",
+}
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
@@ -334,33 +340,31 @@ def alerts(
     if not items:
         out.print("no alerts")
         return
-    table = titled_table(
-        "alerts",
-        [
-            ("at", "left"),
-            ("monitor", "left"),
-            ("objective", "left"),
-            ("feature", "left"),
-            ("metric", "left"),
-            ("value", "right"),
-            ("threshold", "right"),
-            ("delivered", "left"),
-        ],
-    )
+    one = name is not None
+    columns = [("UTC", "left"), ("monitor", "left"), ("objective", "left")]
+    columns += [("feature", "left"), ("metric", "left"), ("value", "right")]
+    columns += [("threshold", "right"), ("sent", "left")]
+    table = titled_table(f"alerts of {name}" if one else "alerts", columns)
+    if one:
+        table.columns.pop(1)
+    for column in table.columns:  # names and times stay whole
+        column.no_wrap = column.header != "sent"
     for a in items:
-        delivered = ", ".join(
-            f"{d['sink']} {'ok' if d['ok'] else 'FAILED'}" for d in a["deliveries"]
-        )
-        table.add_row(
-            (a["at"] or "")[:19],
+        failed = [d["sink"] for d in a["deliveries"] if not d["ok"]]
+        delivered = f"[red]failed: {', '.join(failed)}[/]" if failed else "ok"
+        cells = [
+            (a["at"] or "")[5:16].replace("T", " "),  # MM-DD HH:MM
             a["monitor"],
             a["objective"],
             a["feature"],
-            a["metric"],
+            _SHORT_METRICS.get(a["metric"], a["metric"]),
             f"{a['value']:.4f}",
             f"{a['threshold']:.4g}",
-            delivered or "—",
-        )
+            delivered if a["deliveries"] else "—",
+        ]
+        if one:
+            cells.pop(1)
+        table.add_row(*cells)
     out.print(table)
 
 
