@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from pmle.monitoring.explanations import Explanations
     from pmle.monitoring.fairness import Fairness
     from pmle.monitoring.monitors import Monitors
+    from pmle.pipelines.runs import Pipelines
     from pmle.serving.endpoints import Endpoints
     from pmle.serving.tokens import Tokens
     from pmle.storage.artifacts import ArtifactStore
@@ -166,6 +167,13 @@ class Workspace:
         from pmle.monitoring.monitors import Monitors
 
         return Monitors(self)
+
+    @cached_property
+    def pipelines(self) -> Pipelines:
+        """Kubeflow Pipelines v2 pipelines run locally, with a task cache and run records."""
+        from pmle.pipelines.runs import Pipelines
+
+        return Pipelines(self)
 
     @cached_property
     def tokens(self) -> Tokens:

@@ -15,6 +15,7 @@ from pmle.cli import (
     fairness_cmd,
     models_cmd,
     monitors_cmd,
+    pipelines_cmd,
     serving_cmd,
 )
 from pmle.cli._common import console, handle_errors, open_ws, print_json, state
@@ -270,6 +271,7 @@ batch_cmd.register(app)
 explain_cmd.register(app)
 fairness_cmd.register(app)
 monitors_cmd.register(app)
+pipelines_cmd.register(app)
 
 
 def run() -> None:

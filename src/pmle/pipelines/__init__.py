@@ -10,8 +10,11 @@ __all__ = [
     "ArtifactRef",
     "Condition",
     "LightweightFunction",
+    "PipelineCache",
+    "PipelineRun",
     "PipelineRunResult",
     "PipelineSpec",
+    "Pipelines",
     "ResourceLimiter",
     "RunContext",
     "TaskRecord",
@@ -24,6 +27,7 @@ __all__ = [
     "evaluate_condition",
     "ignored_features",
     "lightweight_function",
+    "load_any",
     "load_pipeline",
     "parse_condition",
     "parse_pipeline",
@@ -35,6 +39,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from pmle.pipelines.cache import PipelineCache
+    from pmle.pipelines.compile import load_any
     from pmle.pipelines.conditions import Condition, parse_condition
     from pmle.pipelines.conditions import evaluate as evaluate_condition
     from pmle.pipelines.container import run_container, run_importer
@@ -43,6 +49,7 @@ if TYPE_CHECKING:
     from pmle.pipelines.lightweight import LightweightFunction, lightweight_function
     from pmle.pipelines.limits import ResourceLimiter
     from pmle.pipelines.placeholders import RunContext
+    from pmle.pipelines.runs import PipelineRun, Pipelines
     from pmle.pipelines.scheduler import PipelineRunResult, TaskRecord, run_pipeline
     from pmle.pipelines.support import check_supported, ignored_features
     from pmle.pipelines.tasks import TaskRequest, TaskResult, TaskState, run_task
@@ -76,5 +83,9 @@ __getattr__ = lazy_exports(
         "PipelineRunResult": "scheduler",
         "TaskRecord": "scheduler",
         "run_pipeline": "scheduler",
+        "PipelineCache": "cache",
+        "load_any": "compile",
+        "PipelineRun": "runs",
+        "Pipelines": "runs",
     },
 )

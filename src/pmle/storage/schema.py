@@ -288,3 +288,35 @@ model_fairness = Table(
     Column("report", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+# --- pipelines --------------------------------------------------------------------------------
+
+pipeline_runs = Table(
+    "pipeline_runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(256), nullable=False, index=True),  # the pipeline's name
+    Column("run_name", String(256), nullable=False),
+    Column("state", String(16), nullable=False),  # RUNNING | SUCCEEDED | FAILED
+    Column("source", Text, nullable=False),  # FILE.yaml | FILE.py[:FUNC]
+    Column("params", JSON, nullable=False, default=dict),
+    Column("result", JSON, nullable=False, default=dict),  # outputs + task records
+    Column("root_dir", Text, nullable=False),
+    Column("error", Text, nullable=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+)
+
+# One successful leaf task's outputs, by (pipeline name, cache fingerprint).
+pipeline_cache = Table(
+    "pipeline_cache",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("pipeline", String(256), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("parameters", JSON, nullable=False, default=dict),
+    Column("artifacts", JSON, nullable=False, default=dict),  # name → ArtifactRef fields
+    Column("run_id", Integer, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("pipeline", "fingerprint", name="uq_pipeline_cache_key"),
+)

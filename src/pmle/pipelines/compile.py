@@ -1,0 +1,119 @@
+"""Load a pipeline from what a user points at: :func:`load_any`.
+
+`FILE.yaml` / `FILE.yml` / `FILE.json` is a compiled pipeline (read with
+:func:`~pmle.pipelines.ir.load_pipeline`). `FILE.py` is Python source defining a kfp
+`@dsl.pipeline`: the file is imported, its one pipeline (or the one named `FILE.py:FUNC`) is
+compiled with `kfp.compiler.Compiler` to a temporary YAML, which is then loaded. kfp is imported
+only for `.py` files.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pmle.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from pmle.pipelines.ir import PipelineSpec
+
+__all__ = ["load_any", "split_spec"]
+
+_COMPILED = (".yaml", ".yml", ".json")
+
+
+def split_spec(path_spec: str) -> tuple[Path, str | None]:
+    """`FILE.py:FUNC` → (FILE.py, FUNC); anything else → (path, None)."""
+    text = str(path_spec)
+    head, sep, func = text.rpartition(":")
+    if sep and head.endswith(".py") and func.isidentifier():
+        return Path(head), func
+    return Path(text), None
+
+
+def load_any(path_spec: str | Path) -> PipelineSpec:
+    """The pipeline at `path_spec`: `FILE.yaml|.yml|.json` or `FILE.py[:FUNC]`."""
+    path, func = split_spec(str(path_spec))
+    if not path.is_file():
+        raise InvalidInput(f"no pipeline file {str(path)!r}", hint="check the path")
+    suffix = path.suffix.lower()
+    if suffix in _COMPILED and func is None:
+        from pmle.pipelines.ir import load_pipeline
+
+        return load_pipeline(path)
+    if suffix != ".py":
+        raise InvalidInput(
+            f"cannot read a pipeline from {str(path)!r}",
+            hint="give a compiled FILE.yaml / FILE.json or Python source FILE.py[:FUNC]",
+        )
+    pipeline = _find_pipeline(_import_file(path), path, func)
+    return _compile(pipeline, path)
+
+
+def _import_file(path: Path) -> Any:
+    name = f"_pmle_pipeline_{uuid.uuid4().hex}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise InvalidInput(f"cannot import {str(path)!r}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and kfp look the module up while it runs
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise InvalidInput(f"importing {str(path)!r} failed: {type(exc).__name__}: {exc}") from exc
+    finally:
+        sys.modules.pop(name, None)
+    return module
+
+
+def _find_pipeline(module: Any, path: Path, func: str | None) -> Any:
+    from kfp.dsl.base_component import BaseComponent
+    from kfp.dsl.graph_component import GraphComponent
+
+    if func is not None:
+        value = getattr(module, func, None)
+        if value is None:
+            raise InvalidInput(f"{str(path)!r} defines no {func!r}")
+        if not isinstance(value, BaseComponent):
+            raise InvalidInput(
+                f"{func!r} in {str(path)!r} is not a kfp pipeline or component",
+                hint="decorate it with @dsl.pipeline",
+            )
+        return value
+    found = {
+        name: value
+        for name, value in vars(module).items()
+        if isinstance(value, GraphComponent) and not name.startswith("_")
+    }
+    unique = {id(v): n for n, v in found.items()}
+    if not unique:
+        raise InvalidInput(
+            f"{str(path)!r} defines no kfp pipeline", hint="decorate a function with @dsl.pipeline"
+        )
+    if len(unique) > 1:
+        names = sorted(unique.values())
+        raise InvalidInput(
+            f"{str(path)!r} defines {len(names)} pipelines: {names}",
+            hint=f"name one: {path}:{names[0]}",
+        )
+    return found[next(iter(unique.values()))]
+
+
+def _compile(pipeline: Any, path: Path) -> PipelineSpec:
+    from kfp import compiler
+
+    from pmle.pipelines.ir import load_pipeline
+
+    with tempfile.TemporaryDirectory(prefix="pmle-compile-") as tmp:
+        target = Path(tmp) / "pipeline.yaml"
+        try:
+            compiler.Compiler().compile(pipeline, str(target))
+        except Exception as exc:
+            raise InvalidInput(
+                f"compiling {str(path)!r} failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        return load_pipeline(target)

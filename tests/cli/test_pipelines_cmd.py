@@ -1,0 +1,87 @@
+"""`pmle pipelines …` from the command line."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from pmle.cli.app import app
+from pmle.workspace import Workspace
+
+pytest.importorskip("kfp")
+
+_spec = importlib.util.spec_from_file_location(
+    "pmle_runs_pipeline_cli", Path(__file__).parents[1] / "pipelines" / "runs_pipeline.py"
+)
+assert _spec is not None and _spec.loader is not None
+src = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(src)
+
+runner = CliRunner()
+
+
+def _run(ws: Workspace, *args: str) -> Any:
+    return runner.invoke(app, ["-w", str(ws.root), *args])
+
+
+def test_run_show_list(ws: Workspace, tmp_path: Path) -> None:
+    path = tmp_path / "demo.py"
+    path.write_text(src.SOURCE)
+    result = _run(ws, "pipelines", "run", f"{path}:demo", "--param", "n=4", "-p", "k=2")
+    assert result.exit_code == 0, result.output
+    assert "SUCCEEDED" in result.output and "consume" in result.output
+    assert "Output = '0,1,2,3!'" in result.output
+    assert "3 tasks, 0 from cache" in result.output
+
+    again = _run(ws, "pipelines", "run", str(path), "--param", "n=4", "--param", "k=2", "--json")
+    assert again.exit_code == 0, again.output
+    data = json.loads(again.output)
+    assert data["state"] == "SUCCEEDED" and data["params"] == {"n": 4, "k": 2}
+    assert all(t["cacheHit"] for t in data["tasks"] if not t["isGroup"])
+
+    nocache = _run(ws, "pipelines", "run", str(path), "--no-cache", "--max-parallel", "1")
+    assert nocache.exit_code == 0, nocache.output
+    assert "(cached)" not in nocache.output
+
+    shown = _run(ws, "pipelines", "show", str(data["id"]))
+    assert shown.exit_code == 0, shown.output
+    assert "tasks of run 2" in shown.output and "make" in shown.output and "yes" in shown.output
+    shown_json = json.loads(_run(ws, "pipelines", "show", "1", "--json").output)
+    assert {t["name"] for t in shown_json["tasks"]} >= {"make", "consume", "score"}
+
+    listed = _run(ws, "pipelines", "list")
+    assert listed.exit_code == 0 and "runs-demo" in listed.output
+    assert [r["id"] for r in json.loads(_run(ws, "pipelines", "list", "--json").output)] == [
+        3,
+        2,
+        1,
+    ]
+
+
+def test_failing_pipeline_exits_1(ws: Workspace, tmp_path: Path) -> None:
+    path = tmp_path / "fails.py"
+    path.write_text(src.FAILING)
+    result = _run(ws, "pipelines", "run", str(path), "--param", "x=3")
+    assert result.exit_code == 1, result.output
+    assert "FAILED" in result.output and "boom 3" in result.output
+
+
+def test_bad_input_is_a_clean_error(ws: Workspace, tmp_path: Path) -> None:
+    missing = _run(ws, "pipelines", "run", str(tmp_path / "nope.py"))
+    assert missing.exit_code == 2 and "no pipeline file" in missing.output
+    assert "Traceback" not in missing.output
+    path = tmp_path / "demo.py"
+    path.write_text(src.SOURCE)
+    bad = _run(ws, "pipelines", "run", str(path), "--param", "n")
+    assert bad.exit_code == 2 and "NAME=VALUE" in bad.output
+    typed = _run(ws, "pipelines", "run", str(path), "--param", "n=x")
+    assert typed.exit_code == 2 and "cannot read pipeline input" in typed.output
+    unknown = _run(ws, "pipelines", "show", "42")
+    assert unknown.exit_code != 0 and "no pipeline run" in unknown.output
+    empty = _run(ws, "pipelines", "list")
+    assert empty.exit_code == 0 and "no pipeline runs yet" in empty.output
