@@ -66,6 +66,9 @@ def test_bad_input_is_a_message_not_a_traceback(monitored: Workspace) -> None:
     assert res.exit_code == 2 and "FEATURE=0.2" in res.output
     res = _run(monitored, "monitors", "run", "nope")
     assert res.exit_code == 2 and "no monitor" in res.output
+    monitored.monitors.create("m", endpoint="churn", schedule=None)
+    res = _run(monitored, "monitors", "run", "m", "--settle", "-1")
+    assert res.exit_code == 2 and "--settle" in res.output
 
 
 def test_labels_and_scheduler(monitored: Workspace, table: pd.DataFrame, tmp_path: Path) -> None:

@@ -242,12 +242,28 @@ def run(
     ] = None,
     start: Annotated[str | None, typer.Option(help="window start (ISO time)")] = None,
     end: Annotated[str | None, typer.Option(help="window end (ISO time; default now)")] = None,
+    settle: Annotated[
+        float | None,
+        typer.Option(
+            help="the log window ends this many seconds ago, 10 by default (servers write "
+            "their logs about a second after answering; later rows go to the next run)"
+        ),
+    ] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="skip the HTML report")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Run a monitor now: distances, performance and alerts (exit status 3 on alerts)."""
+    from pmle.errors import InvalidInput
+
+    if settle is not None and settle < 0:
+        raise InvalidInput("--settle must be 0 or more seconds")
     result = open_ws().monitors.run(
-        name, data=data, start=_when(start), end=_when(end), report=not no_report
+        name,
+        data=data,
+        start=_when(start),
+        end=_when(end),
+        report=not no_report,
+        settle_s=settle,
     )
     if as_json:
         print_json(result.to_dict())
