@@ -100,7 +100,7 @@ def versions(py: str) -> dict:
         "v = {'python': sys.version.split()[0]}\n"
         "for p in ('pmle', 'kfp'):\n"
         "    try: v[p] = m.version(p)\n"
-        "    except Exception: pass\n"
+        "    except m.PackageNotFoundError: pass\n"
         "print(json.dumps(v))"
     )
     return json.loads(subprocess.run([py, "-c", code], capture_output=True, text=True).stdout)

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, overload
 
 from pmle.errors import InvalidInput
 
@@ -22,6 +22,18 @@ _ALIAS_RE = re.compile(r"^[a-z][a-z0-9\-]{0,127}$")
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
+
+
+@overload
+def as_utc(value: datetime) -> datetime: ...
+@overload
+def as_utc(value: None) -> None: ...
+def as_utc(value: datetime | None) -> datetime | None:
+    """A time as aware UTC: naive values (what SQLite hands back) were written in UTC; aware
+    ones are converted."""
+    if value is None:
+        return None
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def check_name(name: str, what: str = "name") -> str:

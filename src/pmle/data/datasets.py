@@ -13,11 +13,11 @@ import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pmle._util import check_name, parse_ref, utcnow
+from pmle._util import as_utc, check_name, parse_ref, utcnow
 from pmle.data.schema import Column, infer_schema
 from pmle.errors import InvalidInput, NotFound
 
@@ -157,10 +157,6 @@ def normalize(table: pa.Table) -> pa.Table:
     if target != table.schema.remove_metadata():
         table = table.cast(target)
     return table.replace_schema_metadata(None)
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class Datasets:
@@ -452,7 +448,7 @@ class Datasets:
                     r.num_rows,
                     len(r.schema),
                     r.description,
-                    _utc(r.created_at),
+                    as_utc(r.created_at),
                 )
                 for r in conn.execute(q)
             ]
@@ -604,7 +600,7 @@ def _version(row: Any) -> DatasetVersion:
         columns=[Column(**c) for c in row.schema],
         stats=row.stats,
         source=row.source,
-        created_at=_utc(row.created_at),
+        created_at=as_utc(row.created_at),
         lineage_artifact_id=row.lineage_artifact_id,
         description=row.description,
     )

@@ -23,9 +23,10 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from pmle._util import as_utc
 from pmle.errors import InvalidInput, NotFound
 from pmle.monitoring.attributions import (
     DEFAULT_PATH_COUNT,
@@ -299,8 +300,7 @@ class Explanations:
             expected_value=dict(row.expected_value),
             global_importance=dict(row.global_importance),
             source=row.source,
-            # SQLite hands back naive datetimes; they were written in UTC.
-            created_at=created if created.tzinfo else created.replace(tzinfo=UTC),
+            created_at=as_utc(created),
         )
 
     def _store(self, mv: ModelVersion, base: Baseline, *, replace: bool) -> Baseline:

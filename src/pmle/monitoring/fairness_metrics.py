@@ -27,9 +27,10 @@ Definitions (positive = the favourable class; a multiclass model is read one-vs-
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from pmle._util import as_utc
 from pmle.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
@@ -235,8 +236,7 @@ class FairnessReport:
         when = created_at or (
             datetime.fromisoformat(d["created_at"]) if d.get("created_at") else None
         )
-        if when is not None and when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
+        when = as_utc(when)
         slices = d.get("slices")
         return cls(
             model=d["model"],

@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pmle._util import check_name, utcnow
+from pmle._util import as_utc, check_name, utcnow
 from pmle.errors import AlreadyExists, InvalidInput, NotFound
 from pmle.monitoring import run_records
 from pmle.monitoring.drift import DEFAULT_THRESHOLD, METRICS, check_threshold, thresholds_for
@@ -33,7 +33,6 @@ from pmle.monitoring.performance import DEFAULT_PERFORMANCE_THRESHOLD, check_per
 from pmle.monitoring.records import (
     MonitorInfo,
     MonitorRun,
-    as_utc,
     info_of,
     iso,
     monitor_id,

@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pmle._util import utcnow
+from pmle._util import as_utc, utcnow
 from pmle.errors import NotFound
 from pmle.monitoring.sinks import sink_summary
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

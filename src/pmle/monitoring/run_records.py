@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from pmle._util import utcnow
+from pmle._util import as_utc, utcnow
 from pmle.errors import InvalidInput
-from pmle.monitoring.records import as_utc, monitor_id
+from pmle.monitoring.records import monitor_id
 from pmle.monitoring.sinks import build_sink
 
 if TYPE_CHECKING:

@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pmle._util import utcnow
+from pmle._util import as_utc, utcnow
 from pmle.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
@@ -285,14 +285,8 @@ class Pipelines:
         return _run_of(row)
 
 
-def _as_utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def _run_of(row: Any) -> PipelineRun:
-    started = _as_utc(row.started_at)
+    started = as_utc(row.started_at)
     assert started is not None
     return PipelineRun(
         id=row.id,
@@ -305,5 +299,5 @@ def _run_of(row: Any) -> PipelineRun:
         root_dir=row.root_dir,
         error=row.error,
         started_at=started,
-        ended_at=_as_utc(row.ended_at),
+        ended_at=as_utc(row.ended_at),
     )
