@@ -50,7 +50,9 @@ def test_run_show_list(ws: Workspace, tmp_path: Path) -> None:
 
     shown = _run(ws, "pipelines", "show", str(data["id"]))
     assert shown.exit_code == 0, shown.output
-    assert "tasks of run 2" in shown.output and "make" in shown.output and "yes" in shown.output
+    assert "run 2 (runs-demo-2)" in shown.output and "runs-demo" in shown.output
+    consume = next(line for line in shown.output.splitlines() if "consume" in line)
+    assert "SUCCEEDED" in consume and "(cached)" in consume and "after make" in consume
     shown_json = json.loads(_run(ws, "pipelines", "show", "1", "--json").output)
     assert {t["name"] for t in shown_json["tasks"]} >= {"make", "consume", "score"}
 
@@ -85,3 +87,21 @@ def test_bad_input_is_a_clean_error(ws: Workspace, tmp_path: Path) -> None:
     assert unknown.exit_code != 0 and "no pipeline run" in unknown.output
     empty = _run(ws, "pipelines", "list")
     assert empty.exit_code == 0 and "no pipeline runs yet" in empty.output
+
+
+def test_retry_and_cancel(ws: Workspace, tmp_path: Path) -> None:
+    path = tmp_path / "flaky.py"
+    path.write_text(src.FLAKY)
+    marker = tmp_path / "marker"
+    failed = _run(ws, "pipelines", "run", str(path), "-p", f"marker={marker}")
+    assert failed.exit_code == 1 and "FAILED" in failed.output
+    cancel = _run(ws, "pipelines", "cancel", "1")
+    assert cancel.exit_code != 0 and "already ended (FAILED)" in cancel.output
+    marker.touch()
+    retried = _run(ws, "pipelines", "retry", "1")
+    assert retried.exit_code == 0, retried.output
+    assert "(attempt 2)" in retried.output and "1 reused" in retried.output
+    first = next(line for line in retried.output.splitlines() if "root/first" in line)
+    assert "(reused)" in first
+    shown = _run(ws, "pipelines", "show", "1")
+    assert "flaky" in shown.output and "(reused)" in shown.output

@@ -55,3 +55,64 @@ def other(k: int = 2):
     score(k=k)
 """
 )
+
+# `flaky` fails until its marker file exists; `first` and `last` around it.
+FLAKY = """
+from kfp import dsl
+
+
+@dsl.component(base_image="python:3.11")
+def first(x: int) -> int:
+    return x + 1
+
+
+@dsl.component(base_image="python:3.11")
+def flaky(x: int, marker: str) -> int:
+    import os
+    if not os.path.exists(marker):
+        raise RuntimeError("no marker yet")
+    return x * 10
+
+
+@dsl.component(base_image="python:3.11")
+def last(y: int) -> str:
+    return f"got {y}"
+
+
+@dsl.pipeline(name="flaky")
+def flaky_pipeline(x: int = 1, marker: str = "") -> str:
+    a = first(x=x)
+    b = flaky(x=a.output, marker=marker)
+    return last(y=b.output).output
+"""
+
+# `slow` waits (at most 30 s) for its release file; `quick` runs first.
+SLOW = """
+from kfp import dsl
+
+
+@dsl.component(base_image="python:3.11")
+def quick(x: int) -> int:
+    return x + 1
+
+
+@dsl.component(base_image="python:3.11")
+def slow(x: int, release: str) -> int:
+    import os, time
+    deadline = time.time() + 30
+    while not os.path.exists(release) and time.time() < deadline:
+        time.sleep(0.05)
+    return x * 2
+
+
+@dsl.component(base_image="python:3.11")
+def after(y: int) -> int:
+    return y + 100
+
+
+@dsl.pipeline(name="slow")
+def slow_pipeline(x: int = 1, release: str = "") -> int:
+    a = quick(x=x)
+    b = slow(x=a.output, release=release)
+    return after(y=b.output).output
+"""

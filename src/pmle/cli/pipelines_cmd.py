@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -37,11 +38,38 @@ def _seconds(task: dict[str, Any]) -> str:
     return "" if value is None else f"{value:.2f}s"
 
 
+_COLOURS = {"SUCCEEDED": "green", "FAILED": "red", "CANCELLED": "magenta", "SKIPPED": "dim"}
+
+
+def _how(task: dict[str, Any]) -> str:
+    if task.get("reused"):
+        return " [dim](reused)[/]"
+    return " [dim](cached)[/]" if task["cacheHit"] else ""
+
+
 def _task_line(task: dict[str, Any]) -> str:
-    colour = {"SUCCEEDED": "green", "FAILED": "red"}.get(task["state"], "yellow")
-    hit = " [dim](cached)[/]" if task["cacheHit"] else ""
+    colour = _COLOURS.get(task["state"], "yellow")
     error = f" — {task['error']}" if task["state"] == "FAILED" and task.get("error") else ""
-    return f"[{colour}]{task['state']:<9}[/] {task['key']} {_seconds(task)}{hit}{error}"
+    return f"[{colour}]{task['state']:<9}[/] {task['key']} {_seconds(task)}{_how(task)}{error}"
+
+
+def _on_task(as_json: bool) -> Any:
+    out = console()
+
+    def on_task(task: dict[str, Any]) -> None:
+        if not as_json and not task["isGroup"]:
+            out.print(_task_line(task))
+
+    return on_task
+
+
+def _finish(result: PipelineRun, as_json: bool) -> None:
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        _summary(result)
+    if not result.succeeded:
+        raise typer.Exit(EXIT_FAILURE)
 
 
 @pipelines_app.command("run")
@@ -60,21 +88,50 @@ def run(
     as_json: JsonOpt = False,
 ) -> None:
     """Run a pipeline; exit 1 when it fails."""
-    out = console()
-
-    def on_task(task: dict[str, Any]) -> None:
-        if not as_json and not task["isGroup"]:
-            out.print(_task_line(task))
-
     result = open_ws().pipelines.run(
-        path, _params(param), no_cache=no_cache, max_parallel=max_parallel, on_task=on_task
+        path,
+        _params(param),
+        no_cache=no_cache,
+        max_parallel=max_parallel,
+        on_task=_on_task(as_json),
     )
+    _finish(result, as_json)
+
+
+@pipelines_app.command("retry")
+@handle_errors
+def retry(
+    run_id: Annotated[str, typer.Argument(help="a FAILED or CANCELLED run")],
+    max_parallel: Annotated[
+        int | None, typer.Option("--max-parallel", help="leaf tasks running at once")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run a failed or cancelled run again, reusing every task that succeeded; exit 1 when it
+    fails again."""
+    result = open_ws().pipelines.retry(run_id, max_parallel=max_parallel, on_task=_on_task(as_json))
+    _finish(result, as_json)
+
+
+@pipelines_app.command("cancel")
+@handle_errors
+def cancel(
+    run_id: Annotated[str, typer.Argument(help="a RUNNING run")],
+    wait: Annotated[float, typer.Option("--wait", help="seconds to wait for it to stop")] = 30.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Cancel a running run: no task starts any more and running Python tasks are stopped."""
+    result = open_ws().pipelines.cancel(run_id, wait_s=wait)
     if as_json:
         print_json(result.to_dict())
+        return
+    if result.ended:
+        console().print(f"run [bold]{result.id}[/]: {result.state}")
     else:
-        _summary(result)
-    if not result.succeeded:
-        raise typer.Exit(EXIT_FAILURE)
+        console().print(
+            f"run [bold]{result.id}[/] was asked to stop and is still {result.state}; "
+            "see pmle pipelines show"
+        )
 
 
 def _summary(run: PipelineRun) -> None:
@@ -82,10 +139,13 @@ def _summary(run: PipelineRun) -> None:
     leaves = [t for t in run.tasks if not t["isGroup"]]
     hits = sum(1 for t in leaves if t["cacheHit"])
     took = (run.ended_at - run.started_at).total_seconds() if run.ended_at else 0.0
-    colour = "green" if run.succeeded else "red"
+    reused = sum(1 for t in leaves if t.get("reused"))
+    colour = _COLOURS.get(run.state, "yellow")
+    extra = f", {reused} reused" if reused else ""
+    attempt = f" (attempt {run.attempt})" if run.attempt > 1 else ""
     out.print(
-        f"run [bold]{run.id}[/] ({run.run_name}): [{colour}]{run.state}[/] in {took:.1f}s — "
-        f"{len(leaves)} tasks, {hits} from cache"
+        f"run [bold]{run.id}[/] ({run.run_name}){attempt}: [{colour}]{run.state}[/] in "
+        f"{took:.1f}s — {len(leaves)} tasks, {hits} from cache{extra}"
     )
     if run.error:
         out.print(f"[red]{run.error}[/]")
@@ -143,30 +203,52 @@ def show(
     if as_json:
         print_json(r.to_dict())
         return
-    from pmle.cli._render import titled_table
-
     _summary(r)
-    table = titled_table(
-        f"tasks of run {r.id}",
-        [
-            ("task", "left"),
-            ("state", "left"),
-            ("attempts", "right"),
-            ("cached", "left"),
-            ("time", "right"),
-            ("log", "left"),
-        ],
-    )
-    for t in r.tasks:
-        table.add_row(
-            t["key"] + ("/" if t["isGroup"] else ""),
-            t["state"],
-            str(t["attempts"]),
-            "yes" if t["cacheHit"] else "",
-            _seconds(t),
-            t.get("logPath") or "",
-        )
-    console().print(table)
+    console().print(dag_tree(r))
+
+
+def dag_tree(run: PipelineRun) -> Any:
+    """The run's DAG as a tree: groups (conditions, loops, nested pipelines) hold their
+    tasks; each task shows its state, time, attempts, cache hit and what it waited for."""
+    from rich.tree import Tree
+
+    root = Tree(f"[bold]{run.name}[/]")
+    nodes: dict[str, Any] = {"root": root}
+
+    def node_of(key: str) -> Any:  # a loop iteration has no record: a plain node
+        if key not in nodes:
+            parent, _, name = key.rpartition("/")
+            nodes[key] = node_of(parent or "root").add(f"[dim]{name}[/]")
+        return nodes[key]
+
+    def order(task: dict[str, Any]) -> tuple[int, str, float]:  # iteration-2 before -10
+        parent = re.sub(r"\d+", lambda m: m.group().zfill(8), task["key"].rpartition("/")[0])
+        return task["key"].count("/"), parent, task.get("start") or 0.0
+
+    for task in sorted(run.tasks, key=order):
+        nodes[task["key"]] = node_of(task["key"].rpartition("/")[0]).add(_node_label(task))
+    return root
+
+
+def _node_label(task: dict[str, Any]) -> str:
+    colour = _COLOURS.get(task["state"], "yellow")
+    name = task["key"].rpartition("/")[2]
+    parts = [f"{name}{'/' if task['isGroup'] else ''}", f"[{colour}]{task['state']}[/]"]
+    if task.get("durationS") is not None and not task["isGroup"]:
+        parts.append(_seconds(task))
+    if (task.get("attempts") or 0) > 1:
+        parts.append(f"{task['attempts']} attempts")
+    how = _how(task).strip()
+    if how:
+        parts.append(how)
+    upstream = [u.rpartition("/")[2] for u in task.get("upstream") or []]
+    if upstream:
+        parts.append(f"[dim]after {', '.join(upstream)}[/]")
+    if task["state"] in {"FAILED", "SKIPPED", "CANCELLED"} and task.get("error"):
+        parts.append(f"[dim]— {str(task['error']).splitlines()[0][:120]}[/]")
+    if task.get("logPath") and task["state"] == "FAILED":
+        parts.append(f"[dim]log: {task['logPath']}[/]")
+    return "  ".join(parts)
 
 
 def register(app: typer.Typer) -> None:

@@ -33,8 +33,11 @@ _MAX_CODE_CACHE = 256
 
 
 def _send(out: Any, message: dict[str, Any]) -> None:
-    out.write(json.dumps(message).encode("utf-8") + b"\n")
-    out.flush()
+    try:
+        out.write(json.dumps(message).encode("utf-8") + b"\n")
+        out.flush()
+    except BrokenPipeError:  # the pool's process is gone (killed): nobody to answer
+        os._exit(0)
 
 
 def _restore_env(saved: dict[str, str]) -> None:

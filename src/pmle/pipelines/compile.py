@@ -21,7 +21,7 @@ from pmle.errors import InvalidInput
 if TYPE_CHECKING:
     from pmle.pipelines.ir import PipelineSpec
 
-__all__ = ["load_any", "split_spec"]
+__all__ = ["load_any", "load_any_text", "split_spec"]
 
 _COMPILED = (".yaml", ".yml", ".json")
 
@@ -37,14 +37,21 @@ def split_spec(path_spec: str) -> tuple[Path, str | None]:
 
 def load_any(path_spec: str | Path) -> PipelineSpec:
     """The pipeline at `path_spec`: `FILE.yaml|.yml|.json` or `FILE.py[:FUNC]`."""
+    return load_any_text(path_spec)[0]
+
+
+def load_any_text(path_spec: str | Path) -> tuple[PipelineSpec, str]:
+    """The pipeline at `path_spec` and its compiled text (YAML or JSON), which a run keeps so
+    that a retry runs exactly the same IR."""
+    from pmle.pipelines.ir import parse_pipeline
+
     path, func = split_spec(str(path_spec))
     if not path.is_file():
         raise InvalidInput(f"no pipeline file {str(path)!r}", hint="check the path")
     suffix = path.suffix.lower()
     if suffix in _COMPILED and func is None:
-        from pmle.pipelines.ir import load_pipeline
-
-        return load_pipeline(path)
+        text = path.read_text(encoding="utf-8")
+        return parse_pipeline(text, origin=str(path)), text
     if suffix != ".py":
         raise InvalidInput(
             f"cannot read a pipeline from {str(path)!r}",
@@ -103,10 +110,10 @@ def _find_pipeline(module: Any, path: Path, func: str | None) -> Any:
     return found[next(iter(unique.values()))]
 
 
-def _compile(pipeline: Any, path: Path) -> PipelineSpec:
+def _compile(pipeline: Any, path: Path) -> tuple[PipelineSpec, str]:
     from kfp import compiler
 
-    from pmle.pipelines.ir import load_pipeline
+    from pmle.pipelines.ir import parse_pipeline
 
     with tempfile.TemporaryDirectory(prefix="pmle-compile-") as tmp:
         target = Path(tmp) / "pipeline.yaml"
@@ -116,4 +123,5 @@ def _compile(pipeline: Any, path: Path) -> PipelineSpec:
             raise InvalidInput(
                 f"compiling {str(path)!r} failed: {type(exc).__name__}: {exc}"
             ) from exc
-        return load_pipeline(target)
+        text = target.read_text(encoding="utf-8")
+        return parse_pipeline(text, origin=str(path)), text

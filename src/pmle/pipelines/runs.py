@@ -11,68 +11,61 @@ after) and the workspace's task cache (:class:`~pmle.pipelines.cache.PipelineCac
 from __future__ import annotations
 
 import json
+import os
+import threading
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pmle._util import as_utc, utcnow
-from pmle.errors import InvalidInput, NotFound
+from pmle._util import utcnow
+from pmle.errors import Conflict, InvalidInput, NotFound
+from pmle.pipelines.run_records import (
+    CANCEL_FILE,
+    JOURNAL,
+    SPEC_FILE,
+    PipelineRun,
+    append_journal,
+    jsonable,
+    merge_tasks,
+    owner_alive,
+    read_journal,
+    refs_of,
+    run_of,
+    task_summary,
+    this_host,
+)
 
 if TYPE_CHECKING:
-    from pmle.pipelines.cache import PipelineCache
     from pmle.pipelines.ir import PipelineSpec
     from pmle.pipelines.scheduler import TaskRecord
+    from pmle.pipelines.workers import WorkerPool
     from pmle.workspace import Workspace
 
-__all__ = ["PipelineRun", "Pipelines", "parse_params", "task_summary"]
+__all__ = ["PipelineRun", "Pipelines", "parse_params"]
 
 TaskHook = Callable[[dict[str, Any]], None]
 
+# Runs executing in this process: run id → the event that cancels it.
+_ACTIVE: dict[int, threading.Event] = {}
+_CANCEL_POLL_S = 0.1
 
-@dataclass(frozen=True)
-class PipelineRun:
-    """One run of a pipeline as stored."""
 
-    id: int
-    name: str  # the pipeline's name
-    run_name: str
-    state: str  # RUNNING | SUCCEEDED | FAILED
-    source: str
-    params: dict[str, Any] = field(hash=False)
-    result: dict[str, Any] = field(hash=False, repr=False)
-    root_dir: str
-    error: str | None
-    started_at: datetime
-    ended_at: datetime | None
+def _check_parallel(max_parallel: int | None) -> None:
+    if max_parallel is not None and max_parallel < 1:
+        raise InvalidInput(f"max_parallel must be at least 1, got {max_parallel}")
 
-    @property
-    def tasks(self) -> list[dict[str, Any]]:
-        """The task summaries (see :func:`task_summary`), in start order."""
-        return list(self.result.get("tasks") or [])
 
-    @property
-    def succeeded(self) -> bool:
-        """Whether the run succeeded."""
-        return self.state == "SUCCEEDED"
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "id": self.id,
-            "pipeline": self.name,
-            "runName": self.run_name,
-            "state": self.state,
-            "source": self.source,
-            "params": self.params,
-            "outputs": self.result.get("outputs") or {},
-            "tasks": self.tasks,
-            "rootDir": self.root_dir,
-            "error": self.error,
-            "startTime": self.started_at.isoformat(),
-            "endTime": self.ended_at.isoformat() if self.ended_at else None,
-        }
+def _watch_cancel(
+    root: Path, cancel: threading.Event, finished: threading.Event, pool: WorkerPool
+) -> None:
+    """Until the run has `finished`, wait for a cancel request (`cancel` set in this process,
+    or a cancel file from another); on one, cancel the run and stop its running tasks."""
+    while not finished.wait(_CANCEL_POLL_S):
+        if cancel.is_set() or (root / CANCEL_FILE).exists():
+            cancel.set()
+            pool.close()
+            return
 
 
 def parse_params(spec: PipelineSpec, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -108,47 +101,6 @@ def _read(kind: str, text: str, name: str) -> Any:
         ) from exc
 
 
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
-
-
-def _refs(artifacts: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    return {
-        name: [
-            {"uri": r.uri, "type": r.schema_title, "metadata": _jsonable(r.metadata)} for r in refs
-        ]
-        for name, refs in artifacts.items()
-    }
-
-
-def task_summary(record: TaskRecord, cache: PipelineCache | None) -> dict[str, Any]:
-    """A task record as stored: key, name, state, attempts, cacheHit, times, log (None for a
-    cache hit: the task did not run), error, output parameters and artifact refs."""
-    hit = (
-        cache is not None
-        and record.log_path is not None
-        and cache.is_hit(str(record.log_path.parent))
-    )
-    duration = (
-        record.end - record.start if record.start is not None and record.end is not None else None
-    )
-    return {
-        "key": record.key,
-        "name": record.name,
-        "state": record.state,
-        "attempts": record.attempts,
-        "cacheHit": bool(hit),
-        "isGroup": record.is_group,
-        "start": record.start,
-        "end": record.end,
-        "durationS": round(duration, 3) if duration is not None else None,
-        "logPath": str(record.log_path) if record.log_path is not None and not hit else None,
-        "error": record.error,
-        "parameters": _jsonable(record.parameters),
-        "artifacts": _refs(record.artifacts),
-    }
-
-
 class Pipelines:
     """Run KFP v2 pipelines locally and keep their records."""
 
@@ -168,28 +120,27 @@ class Pipelines:
         no_cache: bool = False,
         max_parallel: int | None = None,
         on_task: TaskHook | None = None,
+        schedule_id: int | None = None,
+        trigger: str | None = None,
     ) -> PipelineRun:
         """Run the pipeline at `path_spec` (`FILE.yaml|.json` or `FILE.py[:FUNC]`) with
         `params`; `on_task(summary)` is called as each task finishes. Bad params or an
         unsupported pipeline are InvalidInput before any record is made; a run that fails is
-        returned with state FAILED."""
+        returned with state FAILED. `schedule_id` and `trigger` say what started it."""
         from sqlalchemy import insert, update
 
         from pmle.pipelines.bindings import parse_arguments
-        from pmle.pipelines.cache import PipelineCache
-        from pmle.pipelines.compile import load_any
-        from pmle.pipelines.scheduler import run_pipeline
+        from pmle.pipelines.compile import load_any_text
         from pmle.pipelines.support import check_supported
-        from pmle.pipelines.workers import WorkerPool
         from pmle.storage.schema import pipeline_runs as t
 
-        if max_parallel is not None and max_parallel < 1:
-            raise InvalidInput(f"max_parallel must be at least 1, got {max_parallel}")
-        spec = load_any(path_spec)
+        _check_parallel(max_parallel)
+        self.recover()
+        spec, text = load_any_text(path_spec)
         arguments = parse_params(spec, params or {})
         check_supported(spec)
         parse_arguments(spec, arguments)  # refuse bad arguments before recording a run
-        started = utcnow()
+        options = {"noCache": no_cache, "maxParallel": max_parallel}
         with self._ws.engine.begin() as conn:
             inserted = conn.execute(
                 insert(t).values(
@@ -197,29 +148,207 @@ class Pipelines:
                     run_name="",
                     state="RUNNING",
                     source=str(path_spec),
-                    params=_jsonable(arguments),
-                    result={},
+                    params=jsonable(arguments),
+                    result={"options": options},
                     root_dir="",
-                    started_at=started,
+                    started_at=utcnow(),
+                    owner_host=this_host(),
+                    owner_pid=os.getpid(),
+                    attempt=1,
+                    schedule_id=schedule_id,
+                    trigger=trigger,
                 )
             )
             key = inserted.inserted_primary_key
             assert key is not None
             run_id = int(key[0])
-        root = self.runs_dir / str(run_id)
-        run_name = f"{spec.name}-{run_id}"
-        with self._ws.engine.begin() as conn:
+            root = self.runs_dir / str(run_id)
             conn.execute(
-                update(t).where(t.c.id == run_id).values(run_name=run_name, root_dir=str(root))
+                update(t)
+                .where(t.c.id == run_id)
+                .values(run_name=f"{spec.name}-{run_id}", root_dir=str(root))
             )
-        cache = None if no_cache else PipelineCache(self._ws.engine, spec, run_id=run_id)
+        root.mkdir(parents=True, exist_ok=True)
+        (root / SPEC_FILE).write_text(text, encoding="utf-8")
+        return self._execute(self.get(run_id), spec, arguments, on_task=on_task)
+
+    def retry(
+        self,
+        run_id: int | str,
+        *,
+        max_parallel: int | None = None,
+        on_task: TaskHook | None = None,
+    ) -> PipelineRun:
+        """Run a FAILED or CANCELLED run again, in place: the same compiled pipeline and
+        arguments; every task that succeeded before, with the same inputs, is reused, the
+        rest run (the cache applies to them as the run's options say). A run that is still
+        RUNNING, or SUCCEEDED, is a Conflict."""
+        from sqlalchemy import update
+
+        from pmle.pipelines.ir import parse_pipeline
+        from pmle.storage.schema import pipeline_runs as t
+
+        _check_parallel(max_parallel)
+        self.recover()
+        before = self.get(run_id)
+        if before.state not in {"FAILED", "CANCELLED"}:
+            raise Conflict(
+                f"pipeline run {before.id} is {before.state}; only a failed or cancelled run "
+                "can be retried",
+                hint="cancel it first" if before.state == "RUNNING" else "run it anew instead",
+            )
+        spec_file = Path(before.root_dir) / SPEC_FILE
+        try:
+            spec = parse_pipeline(spec_file.read_text(encoding="utf-8"), origin=str(spec_file))
+        except OSError as exc:
+            raise NotFound(
+                f"the compiled pipeline of run {before.id} is gone ({spec_file})",
+                hint="run the pipeline anew",
+            ) from exc
+        options = before.options
+        if max_parallel is not None:
+            options["maxParallel"] = max_parallel
+        with self._ws.engine.begin() as conn:
+            claimed = conn.execute(
+                update(t)
+                .where(t.c.id == before.id, t.c.state == before.state)
+                .values(
+                    state="RUNNING",
+                    error=None,
+                    ended_at=None,
+                    attempt=before.attempt + 1,
+                    owner_host=this_host(),
+                    owner_pid=os.getpid(),
+                    result={**before.result, "options": options},
+                )
+            ).rowcount
+        if claimed != 1:
+            raise Conflict(f"pipeline run {before.id} was retried by someone else meanwhile")
+        (Path(before.root_dir) / CANCEL_FILE).unlink(missing_ok=True)
+        return self._execute(
+            self.get(before.id), spec, dict(before.params), on_task=on_task, previous=before.tasks
+        )
+
+    def cancel(self, run_id: int | str, *, wait_s: float = 30.0) -> PipelineRun:
+        """Cancel a RUNNING run: no task starts any more, running Python tasks are stopped,
+        the run ends CANCELLED. The process running it is told through its run folder (it
+        checks several times a second); this waits up to `wait_s` for it to end. An ended run
+        (a run whose process is gone is FAILED by then) is a Conflict."""
+
+        run = self.get(run_id)
+        if run.ended:
+            raise Conflict(f"pipeline run {run.id} already ended ({run.state})")
+        event = _ACTIVE.get(run.id)
+        if event is not None:
+            event.set()
+        else:
+            (Path(run.root_dir) / CANCEL_FILE).touch()
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            run = self.get(run.id)
+            if run.ended:
+                break
+            time.sleep(0.05)
+        return run
+
+    def recover(self) -> list[int]:
+        """Mark FAILED every RUNNING run whose process (on this machine) is gone — killed
+        mid-way — with the tasks its journal recorded, so it can be retried; their ids."""
+        from sqlalchemy import select, update
+
+        from pmle.storage.schema import pipeline_runs as t
+
+        with self._ws.engine.connect() as conn:
+            rows = conn.execute(
+                select(t).where(t.c.state == "RUNNING", t.c.owner_host == this_host())
+            ).all()
+        marked = []
+        for row in rows:
+            run = run_of(row)
+            if owner_alive(run.owner_host, run.owner_pid) or self._mine(run):
+                continue
+            with self._ws.engine.begin() as conn:
+                done = conn.execute(
+                    update(t)
+                    .where(t.c.id == run.id, t.c.state == "RUNNING", t.c.attempt == run.attempt)
+                    .values(
+                        state="FAILED",
+                        error=(
+                            f"the process running it (pid {run.owner_pid}) ended before the "
+                            "run finished; retry it with pmle pipelines retry "
+                            f"{run.id}"
+                        ),
+                        result=self._recovered_result(run),
+                        ended_at=utcnow(),
+                    )
+                ).rowcount
+            if done:
+                marked.append(run.id)
+        return marked
+
+    def _mine(self, run: PipelineRun) -> bool:
+        return (
+            run.owner_host == this_host() and run.owner_pid == os.getpid() and (run.id in _ACTIVE)
+        )
+
+    @staticmethod
+    def _recovered_result(run: PipelineRun) -> dict[str, Any]:
+        tasks = merge_tasks(run.tasks, read_journal(Path(run.root_dir)))
+        return {**run.result, "tasks": tasks}
+
+    def _execute(
+        self,
+        run: PipelineRun,
+        spec: PipelineSpec,
+        arguments: dict[str, Any],
+        *,
+        on_task: TaskHook | None,
+        previous: list[dict[str, Any]] | None = None,
+    ) -> PipelineRun:
+        """Run (or run again) the recorded `run` and store how it ended."""
+        from sqlalchemy import update
+
+        from pmle.pipelines.cache import PipelineCache
+        from pmle.pipelines.reuse import RunCache
+        from pmle.pipelines.scheduler import run_pipeline
+        from pmle.pipelines.workers import WorkerPool
+        from pmle.storage.schema import pipeline_runs as t
+
+        root = Path(run.root_dir)
+        (root / JOURNAL).unlink(missing_ok=True)
+        options = run.options
+        max_parallel = options.get("maxParallel")
+        store = (
+            None if options.get("noCache") else PipelineCache(self._ws.engine, spec, run_id=run.id)
+        )
+        cache = RunCache(store, previous or (), root=str(root))
+        journal_lock = threading.Lock()
 
         def on_event(kind: str, record: TaskRecord) -> None:
-            if kind == "task_finished" and on_task is not None:
-                on_task(task_summary(record, cache))
+            if kind != "task_finished":
+                return
+            out_dir = str(record.log_path.parent) if record.log_path is not None else ""
+            summary = task_summary(
+                record, cache_hit=cache.is_hit(out_dir), reused=cache.is_reused(out_dir)
+            )
+            if not record.is_group and not summary["reused"]:
+                self._record_lineage(run, record, summary)
+            with journal_lock:
+                append_journal(root, summary)
+            if on_task is not None:
+                on_task(summary)
 
-        state, error, result = "FAILED", None, {}
-        pool = WorkerPool(max_parallel)
+        cancel, finished = threading.Event(), threading.Event()
+        _ACTIVE[run.id] = cancel
+        pool = WorkerPool(max_parallel, env={"PMLE_WORKSPACE": str(self._ws.root)})
+        watcher = threading.Thread(
+            target=_watch_cancel,
+            args=(root, cancel, finished, pool),
+            name="pmle-cancel",
+            daemon=True,
+        )
+        watcher.start()
+        state, error, result = "FAILED", None, dict(run.result)
         try:
             outcome = run_pipeline(
                 spec,
@@ -229,32 +358,62 @@ class Pipelines:
                 max_parallel=max_parallel,
                 on_event=on_event,
                 cache=cache,
-                run_name=run_name,
+                run_name=run.run_name,
+                cancel=cancel,
             )
-            records = sorted(outcome.tasks.values(), key=lambda r: (r.start or 0.0, r.key))
-            tasks = [task_summary(r, cache) for r in records]
+            tasks = merge_tasks(previous or [], read_journal(root))
             state = outcome.state
             failed = [s["key"] for s in tasks if s["state"] == "FAILED" and not s["isGroup"]]
-            error = f"tasks failed: {', '.join(failed)}" if failed else None
+            if state == "CANCELLED":
+                error = "cancelled"
+            elif failed:
+                error = f"tasks failed: {', '.join(failed)}"
             result = {
+                "options": options,
                 "outputs": {
-                    "parameters": _jsonable(outcome.parameters),
-                    "artifacts": _refs(outcome.artifacts),
+                    "parameters": jsonable(outcome.parameters),
+                    "artifacts": refs_of(outcome.artifacts),
                 },
                 "tasks": tasks,
             }
-        except Exception as exc:
-            error = str(exc)
+        except BaseException as exc:
+            error = str(exc) or type(exc).__name__
+            result["tasks"] = merge_tasks(previous or [], read_journal(root))
             raise
         finally:
+            finished.set()  # ends the watcher
+            _ACTIVE.pop(run.id, None)
             pool.close()
+            (root / CANCEL_FILE).unlink(missing_ok=True)
             with self._ws.engine.begin() as conn:
                 conn.execute(
                     update(t)
-                    .where(t.c.id == run_id)
+                    .where(t.c.id == run.id)
                     .values(state=state, error=error, result=result, ended_at=utcnow())
                 )
-        return self.get(run_id)
+        return self.get(run.id)
+
+    def _record_lineage(
+        self, run: PipelineRun, record: TaskRecord, summary: dict[str, Any]
+    ) -> None:
+        from pmle.pipelines.lineage import record_task
+
+        state = {"SUCCEEDED": "CACHED" if summary["cacheHit"] else "COMPLETE", "FAILED": "FAILED"}
+        if record.state not in state or record.start is None:
+            return  # skipped or cancelled: nothing ran
+        with self._ws.engine.begin() as conn:
+            record_task(
+                conn,
+                self._ws.lineage,
+                run_name=run.run_name,
+                run_id=run.id,
+                key=record.key,
+                component=record.component,
+                state=state[record.state],
+                parameters=record.input_parameters,
+                inputs=record.input_artifacts,
+                outputs=record.artifacts,
+            )
 
     def list(self, pipeline: str | None = None) -> list[PipelineRun]:
         """Runs, newest first (of one pipeline with `pipeline`)."""
@@ -262,11 +421,12 @@ class Pipelines:
 
         from pmle.storage.schema import pipeline_runs as t
 
+        self.recover()
         query = select(t).order_by(t.c.id.desc())
         if pipeline is not None:
             query = query.where(t.c.name == pipeline)
         with self._ws.engine.connect() as conn:
-            return [_run_of(row) for row in conn.execute(query)]
+            return [run_of(row) for row in conn.execute(query)]
 
     def get(self, run_id: int | str) -> PipelineRun:
         """One run by id."""
@@ -282,22 +442,8 @@ class Pipelines:
             row = conn.execute(select(t).where(t.c.id == key)).first()
         if row is None:
             raise NotFound(f"no pipeline run {run_id!r}", hint="see pmle pipelines list")
-        return _run_of(row)
-
-
-def _run_of(row: Any) -> PipelineRun:
-    started = as_utc(row.started_at)
-    assert started is not None
-    return PipelineRun(
-        id=row.id,
-        name=row.name,
-        run_name=row.run_name,
-        state=row.state,
-        source=row.source,
-        params=dict(row.params or {}),
-        result=dict(row.result or {}),
-        root_dir=row.root_dir,
-        error=row.error,
-        started_at=started,
-        ended_at=as_utc(row.ended_at),
-    )
+        run = run_of(row)
+        if run.state == "RUNNING" and not owner_alive(run.owner_host, run.owner_pid):
+            self.recover()  # its process is gone: mark it FAILED first
+            return self.get(key)
+        return run

@@ -29,9 +29,9 @@ if TYPE_CHECKING:
     from pmle.pipelines.tasks import TaskRequest, TaskResult
     from pmle.pipelines.workers import WorkerPool
 
-__all__ = ["PipelineRunResult", "TaskCache", "TaskRecord", "run_pipeline"]
+__all__ = ["PipelineRunResult", "TaskCache", "TaskRecord", "inputs_digest", "run_pipeline"]
 
-SUCCEEDED, FAILED, SKIPPED = "SUCCEEDED", "FAILED", "SKIPPED"
+SUCCEEDED, FAILED, SKIPPED, CANCELLED = "SUCCEEDED", "FAILED", "SKIPPED", "CANCELLED"
 EventHook = Callable[[str, "TaskRecord"], None]
 
 
@@ -58,6 +58,11 @@ class TaskRecord:
     log_path: Path | None = None
     error: str | None = None
     is_group: bool = False
+    component: str = ""
+    upstream: list[str] = field(default_factory=list)  # keys of the sibling tasks it waits for
+    input_parameters: dict[str, Any] = field(default_factory=dict)
+    input_artifacts: dict[str, list[ArtifactRef]] = field(default_factory=dict)
+    inputs_digest: str | None = None  # of a leaf's resolved inputs (see `inputs_digest`)
 
 
 @dataclass
@@ -95,10 +100,11 @@ class _Run:
         cache: TaskCache | None,
         run_name: str,
         limiter: ResourceLimiter,
+        cancel: threading.Event,
     ) -> None:
         self.spec, self.root_dir, self.pool, self.leaves = spec, root_dir, pool, leaves
         self.on_event, self.cache, self.run_name = on_event, cache, run_name
-        self.limiter = limiter
+        self.limiter, self.cancel = limiter, cancel
         self.records: dict[str, TaskRecord] = {}
         self.lock = threading.Lock()
 
@@ -133,6 +139,8 @@ class _Run:
         failed = [k for k, s in siblings.items() if s.state == FAILED]
         params, arts = _dag_outputs(dag, siblings)
         error = f"tasks {sorted(failed)} failed" if failed else None
+        if self.cancel.is_set() and any(s.state == CANCELLED for s in siblings.values()):
+            return _DagOutcome(CANCELLED, params, arts, "the run was cancelled")
         return _DagOutcome(FAILED if failed else SUCCEEDED, params, arts, error)
 
     # ---- one task --------------------------------------------------------------------------
@@ -141,9 +149,17 @@ class _Run:
         self, task: Task, scope: Scope, key: str, siblings: dict[str, SiblingResult]
     ) -> SiblingResult:
         component = self.spec.component(task.component)
-        record = TaskRecord(key, task.display_name, is_group=component.dag is not None)
+        record = TaskRecord(
+            key,
+            task.display_name,
+            is_group=component.dag is not None,
+            component=task.component,
+            upstream=[f"{key.rpartition('/')[0]}/{u}" for u in task.upstream],
+        )
         with self.lock:
             self.records[key] = record
+        if self.cancel.is_set():
+            return self.finish(record, CANCELLED, error="the run was cancelled")
         upstream_ok = all(siblings[d].state == SUCCEEDED for d in task.upstream)
         if not upstream_ok and task.strategy != "ALL_UPSTREAM_TASKS_COMPLETED":
             return self.finish(record, SKIPPED, error="an upstream task did not succeed")
@@ -156,6 +172,7 @@ class _Run:
                     return self.finish(record, SKIPPED, error="condition is false")
         except Exception as exc:  # any resolution error fails the task
             return self.finish(record, FAILED, error=str(exc))
+        record.input_parameters, record.input_artifacts = dict(params), dict(arts)
         record.start = time.time()
         record.state = "RUNNING"
         self.event("task_started", record)
@@ -175,6 +192,8 @@ class _Run:
                 return self.finish(record, outcome.state, error=outcome.error)
             return self.run_leaf(task, component, params, arts, record)
         except Exception as exc:  # a failing runner fails the task
+            if self.cancel.is_set():  # e.g. the pool was closed under it
+                return self.finish(record, CANCELLED, error="the run was cancelled")
             return self.finish(record, FAILED, error=str(exc))
 
     def finish(self, record: TaskRecord, state: str, *, error: str | None = None) -> SiblingResult:
@@ -225,6 +244,8 @@ class _Run:
         for thread in threads:
             thread.join()
         done = [o for o in outcomes if o is not None]
+        if self.cancel.is_set() and any(o.state == CANCELLED for o in done):
+            return _DagOutcome(CANCELLED, {}, {}, "the run was cancelled")
         failed = len(done) < len(items) or any(o.state == FAILED for o in done)
         params = {n: [o.parameters.get(n) for o in done] for n in dag.parameter_outputs}
         arts: dict[str, list[ArtifactRef]] = {
@@ -268,6 +289,7 @@ class _Run:
             task.display_name, component, executor, executor_input, context=context
         )
         record.log_path = request.log_file
+        record.inputs_digest = inputs_digest(executor_input)
         demand = (0.0, 0)
         if executor.container is not None:
             demand = task_demand(executor.container.resources, executor_input)
@@ -278,10 +300,13 @@ class _Run:
             attempt += 1
             record.attempts = attempt
             result = self.leaves.submit(self.limited, request, demand).result()
+            if self.cancel.is_set() and not result.succeeded:
+                return self.finish(record, CANCELLED, error="the run was cancelled")
             if not result.succeeded and attempt <= retries:
                 assert task.retry is not None
                 self.event("task_retrying", record)
-                time.sleep(task.retry.delay(attempt))
+                if self.cancel.wait(task.retry.delay(attempt)):
+                    return self.finish(record, CANCELLED, error="the run was cancelled")
                 result = None
         if result.succeeded and self.cache is not None:
             self.cache.store(task, executor_input, result)
@@ -291,12 +316,34 @@ class _Run:
 
     def limited(self, request: TaskRequest, demand: tuple[float, int]) -> TaskResult:
         """Run a leaf once its CPU / memory limits fit in what is free."""
-        from pmle.pipelines.tasks import run_task
+        from pmle.pipelines.tasks import TaskResult, TaskState, run_task
 
+        if self.cancel.is_set():
+            return TaskResult(TaskState.FAILED, error="the run was cancelled")
         if demand == (0.0, 0):
             return run_task(request, self.pool)
         with self.limiter.hold(*demand):
             return run_task(request, self.pool)
+
+
+def inputs_digest(executor_input: dict[str, Any]) -> str:
+    """A digest of a leaf's resolved inputs: its parameter values and input artifact URIs. A
+    retried run reuses a task that succeeded before only when this digest is unchanged."""
+    import hashlib
+    import json
+
+    inputs = executor_input.get("inputs") or {}
+    artifacts = {
+        name: [a.get("uri", "") for a in entry.get("artifacts") or []]
+        for name, entry in (inputs.get("artifacts") or {}).items()
+    }
+    canonical = json.dumps(
+        {"parameters": inputs.get("parameterValues") or {}, "artifacts": artifacts},
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def _pick(output: DagOutput, siblings: dict[str, SiblingResult], kind: str) -> Any:
@@ -338,6 +385,7 @@ def run_pipeline(
     run_name: str | None = None,
     allow_accelerators: bool = False,
     limiter: ResourceLimiter | None = None,
+    cancel: threading.Event | None = None,
 ) -> PipelineRunResult:
     """Run `spec` with `arguments` (typed by the pipeline's inputs; a missing required one is
     InvalidInput before anything runs). Task outputs go under `root_dir/<task key path>`.
@@ -345,7 +393,9 @@ def run_pipeline(
     record)` is called with `task_started`, `task_retrying`, `task_finished`. `cache` (may be
     None) is asked before a leaf runs and told its successful result. `allow_accelerators`
     runs tasks that ask for GPUs without one (see `check_supported`). Leaves with CPU / memory
-    limits hold them in `limiter` (default: this machine's cores and memory) while they run."""
+    limits hold them in `limiter` (default: this machine's cores and memory) while they run.
+    Once `cancel` is set no task starts, a retry's wait ends, tasks that then fail (stop the
+    pool to kill running ones) are CANCELLED, and so is the run."""
     from pmle.pipelines.limits import ResourceLimiter
     from pmle.pipelines.support import check_supported
 
@@ -356,7 +406,8 @@ def run_pipeline(
     name = run_name or f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     with ThreadPoolExecutor(max_parallel or pool.size, thread_name_prefix="pmle-leaf") as leaves:
         limits = limiter if limiter is not None else ResourceLimiter()
-        run = _Run(spec, root_dir, pool, leaves, on_event, cache, name, limits)
+        stop = cancel if cancel is not None else threading.Event()
+        run = _Run(spec, root_dir, pool, leaves, on_event, cache, name, limits, stop)
         outcome = run.run_dag(spec.dag, scope, "root")
     return PipelineRunResult(
         outcome.state, run.records, outcome.parameters, outcome.artifacts, name

@@ -52,6 +52,7 @@ __all__ = ["WorkerPool"]
 
 _WORKER_FILE = Path(__file__).with_name("_worker.py")
 _LOG_TAIL = 4000
+_KFP_HINT = "kfp comes with pmle: pip install 'kfp>=2.17.3,<3' in this environment"
 
 
 class _WorkerGone(Exception):
@@ -65,8 +66,9 @@ class _SendFailed(_WorkerGone):
 class _Worker:
     """The parent's handle on one worker process."""
 
-    def __init__(self, python: str) -> None:
+    def __init__(self, python: str, extra_env: dict[str, str]) -> None:
         env = dict(os.environ)
+        env.update(extra_env)
         env["_KFP_RUNTIME"] = "true"
         env.setdefault("PYTHONUNBUFFERED", "1")
         bootstrap = f"import runpy; runpy.run_path({str(_WORKER_FILE)!r}, run_name='__main__')"
@@ -121,7 +123,7 @@ class _Worker:
                 self.kill()
                 raise PmleError(
                     "the pipeline worker cannot import kfp:\n" + str(hello.get("error", "")),
-                    hint="install it: pip install 'pmle[pipelines]'",
+                    hint=_KFP_HINT,
                 )
             self.ready = True
         return self.receive(deadline)
@@ -178,7 +180,8 @@ class WorkerPool:
     :meth:`start`) and live until :meth:`close`. Component sources are written once per
     content hash under `cache_dir` (a private temp folder by default, removed on close).
     `python` is the interpreter the workers run (default: this one). With `max_tasks`, a
-    worker is replaced after that many tasks (memory a component leaks, modules it loads)."""
+    worker is replaced after that many tasks (memory a component leaks, modules it loads).
+    `env` is added to the workers' environment (a run sets `PMLE_WORKSPACE` there)."""
 
     def __init__(
         self,
@@ -187,12 +190,14 @@ class WorkerPool:
         cache_dir: str | os.PathLike[str] | None = None,
         python: str | None = None,
         max_tasks: int | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.size = size if size is not None else (os.cpu_count() or 1)
         if self.size < 1:
             raise InvalidInput(f"a worker pool needs at least one worker, got {size}")
         self.python = python or sys.executable
         self.max_tasks = max_tasks
+        self.env = dict(env or {})
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if cache_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="pmle-components-")
@@ -231,7 +236,7 @@ class WorkerPool:
                     detail = "timed out" if hello is None else str(hello.get("error", ""))
                     raise PmleError(
                         f"a pipeline worker did not start: {detail}",
-                        hint="check that kfp is installed: pip install 'pmle[pipelines]'",
+                        hint=_KFP_HINT,
                     )
                 worker.ready = True
         finally:
@@ -377,7 +382,7 @@ class WorkerPool:
             raise Conflict("the worker pool is closed", hint="create a new WorkerPool")
 
     def _spawn(self) -> _Worker:
-        worker = _Worker(self.python)
+        worker = _Worker(self.python, self.env)
         self._workers.add(worker)
         return worker
 

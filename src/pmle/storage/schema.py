@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -32,7 +33,7 @@ artifacts = Table(
     Column("id", Integer, primary_key=True),
     Column("type", String(64), nullable=False, index=True),  # Dataset, Model, File, ...
     Column("name", String(256), nullable=True, index=True),  # e.g. "churn@2"
-    Column("uri", Text, nullable=True),
+    Column("uri", Text, nullable=True, index=True),
     Column("properties", JSON, nullable=False, default=dict),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
@@ -305,6 +306,11 @@ pipeline_runs = Table(
     Column("error", Text, nullable=True),
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("ended_at", DateTime(timezone=True), nullable=True),
+    Column("owner_host", String(256), nullable=True),  # the machine and process running it
+    Column("owner_pid", Integer, nullable=True),
+    Column("attempt", Integer, nullable=False, default=1, server_default="1"),  # 1 + retries
+    Column("schedule_id", Integer, nullable=True),  # the schedule that started it
+    Column("trigger", String(256), nullable=True),  # e.g. "schedule", "alert #12", "retry"
 )
 
 # One successful leaf task's outputs, by (pipeline name, cache fingerprint).
@@ -319,4 +325,30 @@ pipeline_cache = Table(
     Column("run_id", Integer, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("pipeline", "fingerprint", name="uq_pipeline_cache_key"),
+)
+
+# A schedule of pipeline runs: at cron times (between start and end, at most max_runs), and / or
+# when a monitor raises alerts (`monitor`, with the last alert id already acted on).
+pipeline_schedules = Table(
+    "pipeline_schedules",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(256), nullable=False, unique=True),
+    Column("source", Text, nullable=False),  # FILE.yaml | FILE.py[:FUNC]
+    Column("params", JSON, nullable=False, default=dict),
+    Column("cron", String(256), nullable=True),
+    Column("monitor", String(256), nullable=True),
+    Column("last_alert_id", Integer, nullable=True),
+    Column("start_at", DateTime(timezone=True), nullable=True),
+    Column("end_at", DateTime(timezone=True), nullable=True),
+    Column("max_runs", Integer, nullable=True),
+    Column("max_concurrent", Integer, nullable=False, default=1, server_default="1"),
+    Column("catch_up", Boolean, nullable=False, default=False, server_default=false()),
+    Column("no_cache", Boolean, nullable=False, default=False, server_default=false()),
+    Column("state", String(16), nullable=False),  # ACTIVE | PAUSED | COMPLETED
+    Column("next_run_at", DateTime(timezone=True), nullable=True),
+    Column("last_run_at", DateTime(timezone=True), nullable=True),
+    Column("started_runs", Integer, nullable=False, default=0, server_default="0"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
