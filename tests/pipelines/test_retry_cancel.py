@@ -84,9 +84,11 @@ def test_cancel_in_process_then_retry(ws: Workspace, tmp_path: Path) -> None:
     path.write_text(src.SLOW)
     release = tmp_path / "release"
     thread, box = _start_in_thread(ws, path, {"x": 1, "release": str(release)})
-    _wait_for(lambda: bool(ws.pipelines.list()) and bool(read_journal(
-        Path(ws.pipelines.list()[0].root_dir)
-    )))
+    _wait_for(
+        lambda: (
+            bool(ws.pipelines.list()) and bool(read_journal(Path(ws.pipelines.list()[0].root_dir)))
+        )
+    )
     (run,) = ws.pipelines.list()
     assert run.state == "RUNNING"
     began = time.monotonic()
@@ -124,9 +126,12 @@ def test_cancel_from_another_process(ws: Workspace, tmp_path: Path) -> None:
     release = tmp_path / "release"
     proc = _run_in_subprocess(ws, path, f'{{"x": 2, "release": "{release}"}}')
     try:
-        _wait_for(lambda: bool(ws.pipelines.list()) and bool(read_journal(
-            Path(ws.pipelines.list()[0].root_dir)
-        )))
+        _wait_for(
+            lambda: (
+                bool(ws.pipelines.list())
+                and bool(read_journal(Path(ws.pipelines.list()[0].root_dir)))
+            )
+        )
         run = ws.pipelines.cancel(ws.pipelines.list()[0].id, wait_s=20)
         assert run.state == "CANCELLED"
         assert _by_name(run)["slow"]["state"] == "CANCELLED"
@@ -142,9 +147,12 @@ def test_killed_run_is_marked_failed_and_retried(ws: Workspace, tmp_path: Path) 
     release = tmp_path / "release"
     proc = _run_in_subprocess(ws, path, f'{{"x": 3, "release": "{release}"}}')
     try:
-        _wait_for(lambda: bool(ws.pipelines.list()) and bool(read_journal(
-            Path(ws.pipelines.list()[0].root_dir)
-        )))
+        _wait_for(
+            lambda: (
+                bool(ws.pipelines.list())
+                and bool(read_journal(Path(ws.pipelines.list()[0].root_dir)))
+            )
+        )
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(10)
         (run,) = ws.pipelines.list()  # listing notices the dead owner

@@ -85,6 +85,13 @@ def run(
     max_parallel: Annotated[
         int | None, typer.Option("--max-parallel", help="leaf tasks running at once")
     ] = None,
+    runner: Annotated[
+        str, typer.Option("--runner", help="local (warm worker processes) or ray (Ray tasks)")
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option("--ray-address", help="Ray cluster to join (default: $RAY_ADDRESS or local)"),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Run a pipeline; exit 1 when it fails."""
@@ -94,6 +101,8 @@ def run(
         no_cache=no_cache,
         max_parallel=max_parallel,
         on_task=_on_task(as_json),
+        runner=runner,
+        ray_address=ray_address,
     )
     _finish(result, as_json)
 

@@ -38,8 +38,9 @@ from pmle.pipelines.run_records import (
 
 if TYPE_CHECKING:
     from pmle.pipelines.ir import PipelineSpec
+    from pmle.pipelines.limits import ResourceLimiter
     from pmle.pipelines.scheduler import TaskRecord
-    from pmle.pipelines.workers import WorkerPool
+    from pmle.pipelines.tasks import TaskPool
     from pmle.workspace import Workspace
 
 __all__ = ["PipelineRun", "Pipelines", "parse_params"]
@@ -57,7 +58,7 @@ def _check_parallel(max_parallel: int | None) -> None:
 
 
 def _watch_cancel(
-    root: Path, cancel: threading.Event, finished: threading.Event, pool: WorkerPool
+    root: Path, cancel: threading.Event, finished: threading.Event, pool: TaskPool
 ) -> None:
     """Until the run has `finished`, wait for a cancel request (`cancel` set in this process,
     or a cancel file from another); on one, cancel the run and stop its running tasks."""
@@ -122,25 +123,36 @@ class Pipelines:
         on_task: TaskHook | None = None,
         schedule_id: int | None = None,
         trigger: str | None = None,
+        runner: str = "local",
+        ray_address: str | None = None,
     ) -> PipelineRun:
         """Run the pipeline at `path_spec` (`FILE.yaml|.json` or `FILE.py[:FUNC]`) with
         `params`; `on_task(summary)` is called as each task finishes. Bad params or an
         unsupported pipeline are InvalidInput before any record is made; a run that fails is
-        returned with state FAILED. `schedule_id` and `trigger` say what started it."""
+        returned with state FAILED. `schedule_id` and `trigger` say what started it.
+        `runner="ray"` runs every task as a Ray task (at `ray_address`, `$RAY_ADDRESS` or a
+        local Ray started for the run)."""
         from sqlalchemy import insert, update
 
         from pmle.pipelines.bindings import parse_arguments
         from pmle.pipelines.compile import load_any_text
+        from pmle.pipelines.ray_runner import check_runner
         from pmle.pipelines.support import check_supported
         from pmle.storage.schema import pipeline_runs as t
 
         _check_parallel(max_parallel)
+        check_runner(runner)
         self.recover()
         spec, text = load_any_text(path_spec)
         arguments = parse_params(spec, params or {})
         check_supported(spec)
         parse_arguments(spec, arguments)  # refuse bad arguments before recording a run
-        options = {"noCache": no_cache, "maxParallel": max_parallel}
+        options = {
+            "noCache": no_cache,
+            "maxParallel": max_parallel,
+            "runner": runner,
+            "rayAddress": ray_address,
+        }
         with self._ws.engine.begin() as conn:
             inserted = conn.execute(
                 insert(t).values(
@@ -311,7 +323,6 @@ class Pipelines:
         from pmle.pipelines.cache import PipelineCache
         from pmle.pipelines.reuse import RunCache
         from pmle.pipelines.scheduler import run_pipeline
-        from pmle.pipelines.workers import WorkerPool
         from pmle.storage.schema import pipeline_runs as t
 
         root = Path(run.root_dir)
@@ -340,7 +351,7 @@ class Pipelines:
 
         cancel, finished = threading.Event(), threading.Event()
         _ACTIVE[run.id] = cancel
-        pool = WorkerPool(max_parallel, env={"PMLE_WORKSPACE": str(self._ws.root)})
+        pool, limiter = self._pool(options)
         watcher = threading.Thread(
             target=_watch_cancel,
             args=(root, cancel, finished, pool),
@@ -360,6 +371,7 @@ class Pipelines:
                 cache=cache,
                 run_name=run.run_name,
                 cancel=cancel,
+                limiter=limiter,
             )
             tasks = merge_tasks(previous or [], read_journal(root))
             state = outcome.state
@@ -392,6 +404,21 @@ class Pipelines:
                     .values(state=state, error=error, result=result, ended_at=utcnow())
                 )
         return self.get(run.id)
+
+    def _pool(self, options: Mapping[str, Any]) -> tuple[TaskPool, ResourceLimiter | None]:
+        """Where the run's tasks run, and the limiter of their CPU / memory limits (None:
+        this machine's; Ray places tasks by their requests itself)."""
+        env = {"PMLE_WORKSPACE": str(self._ws.root)}
+        size = options.get("maxParallel")
+        if options.get("runner") == "ray":
+            from pmle.pipelines.limits import ResourceLimiter
+            from pmle.pipelines.ray_runner import RayTaskPool
+
+            pool = RayTaskPool(size, address=options.get("rayAddress"), env=env)
+            return pool, ResourceLimiter(cpu=float(1 << 20), memory=1 << 62)
+        from pmle.pipelines.workers import WorkerPool
+
+        return WorkerPool(size, env=env), None
 
     def _record_lineage(
         self, run: PipelineRun, record: TaskRecord, summary: dict[str, Any]

@@ -26,8 +26,7 @@ from pmle.pipelines.ir import Component, Dag, DagOutput, PipelineSpec, Task
 
 if TYPE_CHECKING:
     from pmle.pipelines.limits import ResourceLimiter
-    from pmle.pipelines.tasks import TaskRequest, TaskResult
-    from pmle.pipelines.workers import WorkerPool
+    from pmle.pipelines.tasks import TaskPool, TaskRequest, TaskResult
 
 __all__ = ["PipelineRunResult", "TaskCache", "TaskRecord", "inputs_digest", "run_pipeline"]
 
@@ -94,7 +93,7 @@ class _Run:
         self,
         spec: PipelineSpec,
         root_dir: Path,
-        pool: WorkerPool,
+        pool: TaskPool,
         leaves: ThreadPoolExecutor,
         on_event: EventHook | None,
         cache: TaskCache | None,
@@ -378,7 +377,7 @@ def run_pipeline(
     arguments: dict[str, Any] | None = None,
     *,
     root_dir: Path,
-    pool: WorkerPool,
+    pool: TaskPool,
     max_parallel: int | None = None,
     on_event: EventHook | None = None,
     cache: TaskCache | None = None,

@@ -23,17 +23,15 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pmle.errors import InvalidInput
 from pmle.pipelines.executor_input import ArtifactRef, local_path, output_dir_of
 from pmle.pipelines.ir import Component, Executor, normalise_value
 from pmle.pipelines.placeholders import RunContext
 
-if TYPE_CHECKING:
-    from pmle.pipelines.workers import WorkerPool
-
 __all__ = [
+    "TaskPool",
     "TaskRequest",
     "TaskResult",
     "TaskState",
@@ -78,6 +76,17 @@ class TaskRequest:
     def log_file(self) -> Path:
         """Where the task's stdout and stderr go."""
         return self.log_path if self.log_path is not None else self.output_dir / LOG_FILE
+
+
+class TaskPool(Protocol):
+    """Where leaf tasks run: pmle's :class:`~pmle.pipelines.workers.WorkerPool` or a
+    :class:`~pmle.pipelines.ray_runner.RayTaskPool`."""
+
+    size: int
+
+    def run(self, request: TaskRequest) -> TaskResult: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -256,9 +265,10 @@ def _parse_requirement(spec: str) -> tuple[str | None, Any]:
     return req.name, (req.specifier if str(req.specifier) else None)
 
 
-def run_task(request: TaskRequest, pool: WorkerPool | None = None) -> TaskResult:
+def run_task(request: TaskRequest, pool: TaskPool | None = None) -> TaskResult:
     """Run one leaf task: a lightweight Python component in `pool` (required for those), any
-    other container component as a local process."""
+    other container component as a local process — or anything in `pool` when the pool runs
+    containers too (`runs_containers`, as a Ray pool does)."""
     from pmle.pipelines.lightweight import lightweight_function
 
     if request.executor.container is None:
@@ -267,6 +277,8 @@ def run_task(request: TaskRequest, pool: WorkerPool | None = None) -> TaskResult
             f"{request.executor.kind}, not a container",
             hint="run importers with run_importer",
         )
+    if pool is not None and getattr(pool, "runs_containers", False):
+        return pool.run(request)  # e.g. a RayTaskPool: it runs every kind of task
     if lightweight_function(request.executor) is not None:
         if pool is None:
             raise InvalidInput(f"task {request.name!r} is a Python component: pass a WorkerPool")
