@@ -167,3 +167,14 @@ def test_bad_params_and_unknown_run(ws: Workspace, pipeline_py: Path) -> None:
         ws.pipelines.get(99)
     with pytest.raises(NotFound):
         ws.pipelines.get("abc")
+
+
+def test_changing_a_components_code_changes_its_cache_key(
+    ws: Workspace, pipeline_py: Path
+) -> None:
+    assert ws.pipelines.run(pipeline_py).succeeded
+    # only `consume`'s body changes: it runs again; `make` and `score` still hit
+    pipeline_py.write_text(src.SOURCE.replace('.upper() + "!"', '.upper() + "?"'))
+    again = _by_name(ws.pipelines.run(pipeline_py))
+    assert {n for n, t in again.items() if t["cacheHit"]} == {"make", "score"}
+    assert again["consume"]["parameters"]["Output"] == "0,1,2?"
