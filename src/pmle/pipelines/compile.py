@@ -5,11 +5,21 @@
 `@dsl.pipeline`: the file is imported, its one pipeline (or the one named `FILE.py:FUNC`) is
 compiled with `kfp.compiler.Compiler` to a temporary YAML, which is then loaded. kfp is imported
 only for `.py` files.
+
+With a `cache_dir`, the compiled text of a `.py` is kept there, keyed by the file's content,
+the function named, and the kfp and pmle versions; it is used again only while every local
+Python file loaded when it was compiled (the pipeline file, modules next to it, anything not
+in the Python installation) still has the same content. A cached load needs neither kfp's
+import nor its compiler (≈ 0.6 s in a fresh process).
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib.util
+import json
+import os
 import sys
 import tempfile
 import uuid
@@ -40,9 +50,12 @@ def load_any(path_spec: str | Path) -> PipelineSpec:
     return load_any_text(path_spec)[0]
 
 
-def load_any_text(path_spec: str | Path) -> tuple[PipelineSpec, str]:
+def load_any_text(
+    path_spec: str | Path, *, cache_dir: Path | None = None
+) -> tuple[PipelineSpec, str]:
     """The pipeline at `path_spec` and its compiled text (YAML or JSON), which a run keeps so
-    that a retry runs exactly the same IR."""
+    that a retry runs exactly the same IR. `cache_dir` keeps compiled `.py` files (see the
+    module docstring)."""
     from pmle.pipelines.ir import parse_pipeline
 
     path, func = split_spec(str(path_spec))
@@ -57,8 +70,89 @@ def load_any_text(path_spec: str | Path) -> tuple[PipelineSpec, str]:
             f"cannot read a pipeline from {str(path)!r}",
             hint="give a compiled FILE.yaml / FILE.json or Python source FILE.py[:FUNC]",
         )
+    entry = _entry(cache_dir, path, func) if cache_dir is not None else None
+    if entry is not None:
+        cached = _cached_text(entry)
+        if cached is not None:
+            return parse_pipeline(cached, origin=str(path)), cached
     pipeline = _find_pipeline(_import_file(path), path, func)
-    return _compile(pipeline, path)
+    spec, text = _compile(pipeline, path)
+    if entry is not None:
+        _store(entry, text, path)
+    return spec, text
+
+
+def _digest(path: str | Path) -> str | None:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+@functools.cache
+def _versions() -> tuple[str, ...]:
+    from importlib import metadata
+
+    return tuple(metadata.version(d) for d in ("kfp", "pmle") if _installed(d))
+
+
+def _entry(cache_dir: Path, path: Path, func: str | None) -> Path:
+    digest = _digest(path) or ""
+    versions = list(_versions())
+    key = hashlib.sha256(
+        json.dumps([digest, func, versions, sys.version_info[:2]]).encode("utf-8")
+    ).hexdigest()[:32]
+    return cache_dir / f"{key}.json"
+
+
+def _installed(dist: str) -> bool:
+    from importlib import metadata
+
+    try:
+        metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+def _cached_text(entry: Path) -> str | None:
+    try:
+        data = json.loads(entry.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    for file, digest in (data.get("files") or {}).items():
+        if _digest(file) != digest:
+            return None
+    text = data.get("text")
+    return text if isinstance(text, str) else None
+
+
+def _local_files(path: Path) -> list[str]:
+    """The pipeline file and every loaded module file outside the Python installation."""
+    installed = {
+        os.path.realpath(p)
+        for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.__file__))
+    }
+    files = {str(path.resolve())}
+    for module in list(sys.modules.values()):
+        file = getattr(module, "__file__", None)
+        if not file or not file.endswith(".py"):
+            continue
+        real = os.path.realpath(file)
+        if any(real.startswith(root + os.sep) for root in installed):
+            continue
+        if "site-packages" in real or "dist-packages" in real:
+            continue
+        files.add(real)
+    return sorted(files)
+
+
+def _store(entry: Path, text: str, path: Path) -> None:
+    files = {f: d for f in _local_files(path) if (d := _digest(f)) is not None}
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    tmp = entry.with_name(f".{entry.name}.{os.getpid()}")
+    tmp.write_text(json.dumps({"text": text, "files": files}), encoding="utf-8")
+    os.replace(tmp, entry)
 
 
 def _import_file(path: Path) -> Any:

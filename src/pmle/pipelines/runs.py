@@ -113,6 +113,11 @@ class Pipelines:
         """Where run outputs go: `<state_dir>/pipelines/runs`."""
         return self._ws.state_dir / "pipelines" / "runs"
 
+    @property
+    def compiled_dir(self) -> Path:
+        """Where compiled `.py` pipelines are kept: `<state_dir>/pipelines/compiled`."""
+        return self._ws.state_dir / "pipelines" / "compiled"
+
     def run(
         self,
         path_spec: str | Path,
@@ -143,7 +148,7 @@ class Pipelines:
         _check_parallel(max_parallel)
         check_runner(runner)
         self.recover()
-        spec, text = load_any_text(path_spec)
+        spec, text = load_any_text(path_spec, cache_dir=self.compiled_dir)
         arguments = parse_params(spec, params or {})
         check_supported(spec)
         parse_arguments(spec, arguments)  # refuse bad arguments before recording a run

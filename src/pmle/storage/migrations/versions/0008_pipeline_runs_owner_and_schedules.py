@@ -1,5 +1,5 @@
-"""Artifacts by URI; pipeline runs: who runs them, how often they were retried, the schedule that started them;
-pipeline schedules.
+"""Artifacts by URI; pipeline runs: who runs them, how often they were retried, the schedule
+that started them; pipeline schedules.
 
 Revision ID: 0008
 Revises: 0007
