@@ -2,7 +2,9 @@
 
 Import a real dataset shipped with pmle (telco customer churn), profile it, split it
 deterministically, train an AutoML model on the training split within a short budget, register
-it with the alias `champion`, and show the lineage recorded on the way. Then serve it: deploy
+it with the alias `champion`, and show the lineage recorded on the way. Then automate it: run
+pmle's training pipeline (KFP v2: validate → AutoML → gate → register) on the training split,
+run it again from the cache, and walk the pipeline model's lineage. Then serve it: deploy
 the champion on an endpoint, start the server on loopback, send Vertex AI requests over HTTP,
 and deploy a challenger (a plain LightGBM) as a 10 % canary. Then monitor it: a window of
 ordinary traffic, a window where two features really shift, the monitor's alerts and report,
@@ -22,7 +24,9 @@ if TYPE_CHECKING:
 
     from pmle.automl.job import AutoMLResult
     from pmle.data.datasets import DatasetVersion
+    from pmle.models.registry import ModelVersion
     from pmle.monitoring.monitors import MonitorRun
+    from pmle.pipelines.runs import PipelineRun
     from pmle.serving.client import Endpoint
     from pmle.storage.lineage import LineageGraph
     from pmle.workspace import Workspace
@@ -36,6 +40,9 @@ BUDGET_S = 20
 CANARY_PERCENT = 10
 CANARY_REQUESTS = 200
 MONITOR = "churn-drift"
+#: The model the demo's training pipeline registers, and its AutoML budget.
+PIPELINE_MODEL = "churn_pipeline"
+PIPELINE_BUDGET_S = 4.0
 #: The features the demo's drifted traffic shifts, and how.
 SHIFTED = ("monthly_charges", "contract")
 
@@ -52,6 +59,17 @@ class DemoResult:
     automl: AutoMLResult
     lineage: LineageGraph
     serving: ServingResult | None = None
+    pipeline: PipelineResult | None = None
+
+
+@dataclass
+class PipelineResult:
+    """What the pipeline part of the demo ran."""
+
+    run: PipelineRun  # the first run
+    cached: PipelineRun  # the same run again, every task from the cache
+    model: ModelVersion  # the version the pipeline registered
+    lineage: LineageGraph  # upstream of that version
 
 
 @dataclass
@@ -89,6 +107,7 @@ def run_demo(
     budget_s: float = BUDGET_S,
     on_automl_event: Callable[[str, dict[str, Any]], None] | None = None,
     serve: bool = True,
+    pipeline: bool = True,
 ) -> DemoResult:
     """Run the demo in `ws`; `on_step(name, result)` lets an interface show progress."""
     from pmle.automl import train
@@ -115,8 +134,30 @@ def run_demo(
     step("automl", result)
     graph = ws.lineage.upstream(result.model_version.lineage_artifact_id or 0)
     step("lineage", graph)
+    pipelined = pipeline_demo(ws, dv, splits["train"], step) if pipeline else None
     serving = serve_demo(ws, splits["test"], splits["train"], step) if serve else None
-    return DemoResult(dv, splits, result, graph, serving)
+    return DemoResult(dv, splits, result, graph, serving, pipelined)
+
+
+def pipeline_demo(
+    ws: Workspace, full: DatasetVersion, train: DatasetVersion, step: OnStep
+) -> PipelineResult:
+    """Run the training pipeline on the training split (validated against the full table),
+    walk the lineage of the model it registered, and run it again: every task from the
+    cache."""
+    from pmle.pipelines.templates import run_training
+
+    params: dict[str, Any] = {"baseline": full.ref, "budget_s": PIPELINE_BUDGET_S}
+    first = run_training(ws, train.ref, TARGET, PIPELINE_MODEL, **params)
+    if not first.succeeded:
+        raise RuntimeError(f"the demo's training pipeline failed: {first.error}")
+    step("pipeline", first)
+    model = ws.models.get(f"{PIPELINE_MODEL}@champion")
+    graph = ws.lineage.upstream(model.lineage_artifact_id or 0)
+    step("pipeline_lineage", (model, graph))
+    cached = run_training(ws, train.ref, TARGET, PIPELINE_MODEL, **params)
+    step("pipeline_cached", cached)
+    return PipelineResult(first, cached, model, graph)
 
 
 def _challenger(ws: Workspace, train: DatasetVersion) -> Any:

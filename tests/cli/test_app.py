@@ -108,6 +108,10 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         "champion",
         "AutoML",
         "test (churn_test@1)",
+        "Pipeline",
+        "register-model",
+        "4 of 4 tasks from the cache",
+        "Lineage of churn_pipeline@1",
         "Vertex AI :predict over HTTP",
         "Canary",
         "(challenger)",
@@ -127,6 +131,14 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         "churn_test",
     }
     assert demo_ws.models.get("churn@champion").version == 1
+    # the training pipeline registered its own model, linked through its tasks to the data
+    (first, cached) = reversed(demo_ws.pipelines.list("pmle-training"))
+    assert first.succeeded and cached.succeeded
+    assert all(t["cacheHit"] for t in cached.tasks if not t["isGroup"])
+    piped = demo_ws.models.get("churn_pipeline@champion")
+    graph = demo_ws.lineage.upstream(piped.lineage_artifact_id or 0)
+    assert "churn_train@1" in {a.name for a in graph.artifacts.values()}
+    assert "PipelineTask" in {e.type for e in graph.executions.values()}
     # served: the champion and a challenger at 10 %, which really answered some requests
     endpoint = demo_ws.endpoints.get("churn")
     assert endpoint.traffic_split == {"1": 90, "2": 10}

@@ -12,16 +12,16 @@ from pmle.pipelines.compile import load_any_text
 
 pytest.importorskip("kfp")
 
-HELPER = '''
+HELPER = """
 from kfp import dsl
 
 
 @dsl.component(base_image="python:3.11")
 def add(a: int, b: int) -> int:
     return a + b
-'''
+"""
 
-PIPELINE = '''
+PIPELINE = """
 from kfp import dsl
 from pmle_compile_helper import add
 
@@ -29,7 +29,7 @@ from pmle_compile_helper import add
 @dsl.pipeline(name="cached-compile")
 def p(x: int = 1) -> int:
     return add(a=x, b=2).output
-'''
+"""
 
 
 def test_compiled_text_is_reused_until_a_local_file_changes(

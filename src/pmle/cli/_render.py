@@ -150,7 +150,8 @@ def _props(props: dict[str, Any]) -> str:
     keep = {
         k: v
         for k, v in props.items()
-        if k in {"method", "fractions", "seed", "split", "source", "column"} and v is not None
+        if k in {"method", "fractions", "seed", "split", "source", "column", "run_name", "task"}
+        and v is not None
     }
     text = " ".join(f"{k}={v}" for k, v in keep.items())
     return text if len(text) < 90 else text[:87] + "…"

@@ -215,16 +215,41 @@ def demo(
         elif name == "lineage":
             out.print("\n[bold]4. Lineage[/] of the champion model")
             out.print(lineage_tree(result))
+        elif name == "pipeline":
+            from pmle.cli.pipelines_cmd import dag_tree
+            from pmle.demo import PIPELINE_MODEL
+
+            out.print(
+                f"\n[bold]5. Pipeline[/] [bold]{result.name}[/] (Kubeflow Pipelines v2, run "
+                f"locally): validate {result.params['dataset']} against "
+                f"{result.params['baseline']} → AutoML → gate on {PIPELINE_MODEL}@champion → "
+                "register"
+            )
+            out.print(dag_tree(result))
+            seconds = (result.ended_at - result.started_at).total_seconds()
+            out.print(f"   run {result.id}: {result.state} in {seconds:.1f} s")
+        elif name == "pipeline_cached":
+            leaves = [t for t in result.tasks if not t["isGroup"]]
+            hits = sum(1 for t in leaves if t["cacheHit"])
+            seconds = (result.ended_at - result.started_at).total_seconds()
+            out.print(
+                f"\n   Run again with the same parameters (run {result.id}): {hits} of "
+                f"{len(leaves)} tasks from the cache, {result.state} in {seconds:.2f} s"
+            )
+        elif name == "pipeline_lineage":
+            model, graph = result
+            out.print(f"\n   Lineage of [bold]{model.ref}[/], registered by the pipeline")
+            out.print(lineage_tree(graph))
         elif name == "server":
             out.print(
-                f"\n[bold]5. Serve[/] churn@champion on endpoint [bold]churn[/] at {result} "
+                f"\n[bold]6. Serve[/] churn@champion on endpoint [bold]churn[/] at {result} "
                 "(Vertex AI, KServe V1 and V2 routes)"
             )
         elif name == "predictions":
             out.print(predictions_table(*result))
         elif name == "canary":
             out.print(
-                f"\n[bold]6. Canary[/]: a plain LightGBM challenger deployed as id "
+                f"\n[bold]7. Canary[/]: a plain LightGBM challenger deployed as id "
                 f"{result.challenger_id} at 10 % traffic; {sum(result.served_by.values())} "
                 "requests were answered by:"
             )
@@ -233,7 +258,7 @@ def demo(
                 out.print(f"   deployed model {dm} ({role}): {n}")
         elif name == "monitor":
             out.print(
-                f"\n[bold]7. Monitor[/] [bold]{result.name}[/] on endpoint {result.endpoint}: "
+                f"\n[bold]8. Monitor[/] [bold]{result.name}[/] on endpoint {result.endpoint}: "
                 f"skew against {result.baseline['source']} and drift between windows, "
                 f"{len(result.features)} features, threshold {result.config['default_threshold']:g}"
             )
@@ -250,7 +275,7 @@ def demo(
         elif name == "explanation":
             from pmle.cli.explain_cmd import print_explanation
 
-            out.print("\n[bold]8. Explain[/] one prediction of churn@champion")
+            out.print("\n[bold]9. Explain[/] one prediction of churn@champion")
             print_explanation(out, result.explanation, result.explained)
 
     try:
@@ -261,7 +286,8 @@ def demo(
     out.print(
         f"\n[green]✓[/] done. Explore it: [bold]export PMLE_WORKSPACE={ws.root}[/], then "
         f'[bold]pmle data list[/], [bold]pmle models show churn[/], [bold]pmle sql "{query}"[/], '
-        "[bold]pmle endpoints describe churn[/], [bold]pmle monitors show churn-drift[/], "
+        "[bold]pmle pipelines list[/], [bold]pmle endpoints describe churn[/], "
+        "[bold]pmle monitors show churn-drift[/], "
         "[bold]pmle serve[/]"
     )
 
