@@ -169,9 +169,7 @@ def test_bad_params_and_unknown_run(ws: Workspace, pipeline_py: Path) -> None:
         ws.pipelines.get("abc")
 
 
-def test_changing_a_components_code_changes_its_cache_key(
-    ws: Workspace, pipeline_py: Path
-) -> None:
+def test_changing_a_components_code_changes_its_cache_key(ws: Workspace, pipeline_py: Path) -> None:
     assert ws.pipelines.run(pipeline_py).succeeded
     # only `consume`'s body changes: it runs again; `make` and `score` still hit
     pipeline_py.write_text(src.SOURCE.replace('.upper() + "!"', '.upper() + "?"'))
