@@ -3,8 +3,8 @@
 Import a real dataset shipped with pmle (telco customer churn), profile it, split it
 deterministically, train an AutoML model on the training split within a short budget, register
 it with the alias `champion`, and show the lineage recorded on the way. Then automate it: run
-pmle's training pipeline (KFP v2: validate → AutoML → gate → register) on the training split,
-run it again from the cache, and walk the pipeline model's lineage. Then serve it: deploy
+pmle's training pipeline (KFP v2: validate → AutoML → gate → register → deploy) on the training
+split, run it again from the cache, and walk the pipeline model's lineage. Then serve it: deploy
 the champion on an endpoint, start the server on loopback, send Vertex AI requests over HTTP,
 and deploy a challenger (a plain LightGBM) as a 10 % canary. Then monitor it: a window of
 ordinary traffic, a window where two features really shift, the monitor's alerts and report,
@@ -42,6 +42,7 @@ CANARY_REQUESTS = 200
 MONITOR = "churn-drift"
 #: The model the demo's training pipeline registers, and its AutoML budget.
 PIPELINE_MODEL = "churn_pipeline"
+PIPELINE_ENDPOINT = "churn-pipeline"  # where the pipeline deploys what passed its gate
 PIPELINE_BUDGET_S = 4.0
 #: The features the demo's drifted traffic shifts, and how.
 SHIFTED = ("monthly_charges", "contract")
@@ -147,7 +148,11 @@ def pipeline_demo(
     cache."""
     from pmle.pipelines.templates import run_training
 
-    params: dict[str, Any] = {"baseline": full.ref, "budget_s": PIPELINE_BUDGET_S}
+    params: dict[str, Any] = {
+        "baseline": full.ref,
+        "budget_s": PIPELINE_BUDGET_S,
+        "endpoint": PIPELINE_ENDPOINT,
+    }
     first = run_training(ws, train.ref, TARGET, PIPELINE_MODEL, **params)
     if not first.succeeded:
         raise RuntimeError(f"the demo's training pipeline failed: {first.error}")

@@ -223,7 +223,7 @@ def demo(
                 f"\n[bold]5. Pipeline[/] [bold]{result.name}[/] (Kubeflow Pipelines v2, run "
                 f"locally): validate {result.params['dataset']} against "
                 f"{result.params['baseline']} → AutoML → gate on {PIPELINE_MODEL}@champion → "
-                "register"
+                f"register → deploy to endpoint {result.params['endpoint']}"
             )
             out.print(dag_tree(result))
             seconds = (result.ended_at - result.started_at).total_seconds()
