@@ -92,6 +92,14 @@ def run(
         str | None,
         typer.Option("--ray-address", help="Ray cluster to join (default: $RAY_ADDRESS or local)"),
     ] = None,
+    containers: Annotated[
+        str,
+        typer.Option(
+            "--containers",
+            help="container components: auto (Docker when an engine answers, else local "
+            "processes), local or docker",
+        ),
+    ] = "auto",
     as_json: JsonOpt = False,
 ) -> None:
     """Run a pipeline; exit 1 when it fails."""
@@ -103,6 +111,7 @@ def run(
         on_task=_on_task(as_json),
         runner=runner,
         ray_address=ray_address,
+        containers=containers,
     )
     _finish(result, as_json)
 

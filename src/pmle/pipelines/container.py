@@ -37,42 +37,53 @@ _PYTHONS = ("python", "python3", f"python{sys.version_info[0]}.{sys.version_info
 _LOG_TAIL = 4000
 
 
-def resolve_container_command(request: TaskRequest) -> list[str]:
-    """The argv a container task runs: command + args with placeholders resolved, and a
-    leading `python` / `python3` replaced by this interpreter."""
+def resolve_container_command(request: TaskRequest, *, local: bool = True) -> list[str]:
+    """The argv a container task runs: command + args with placeholders resolved, and (for a
+    `local` process) a leading `python` / `python3` replaced by this interpreter."""
     container = request.executor.container
     if container is None:
         raise InvalidInput(f"executor {request.executor.label!r} is not a container")
     argv = resolve_command(
         [*container.command, *container.args], request.executor_input, request.context
     )
-    if not argv:
+    if not argv and local:
         raise InvalidInput(
             f"task {request.name!r}: container {container.image!r} has no command",
             hint="pmle ignores images, so a container component must name its command",
         )
-    if argv[0] in _PYTHONS:
+    if local and argv[0] in _PYTHONS:
         argv[0] = sys.executable
     return argv
 
 
 def run_container(request: TaskRequest) -> TaskResult:
-    """Run a container component's command as a local process (the image is ignored) and
-    collect its outputs; blocks until it ends. Failures (a placeholder that cannot be
+    """Run a container component's command as a local process (the image is ignored), or in
+    its image with Docker when `request.runtime` is `docker`, and collect its outputs; blocks
+    until it ends. Failures (a placeholder that cannot be
     resolved, a missing command, a non-zero exit, the timeout, missing outputs) are FAILED
     results with the reason and the end of the log."""
     start = time.perf_counter()
     log_path = request.log_file
     log_path.parent.mkdir(parents=True, exist_ok=True)
     container = request.executor.container
+    in_docker = request.runtime == "docker"
+    name = None
     try:
-        argv = resolve_container_command(request)
+        argv = resolve_container_command(request, local=not in_docker)
+        if in_docker:
+            from pathlib import Path
+
+            from pmle.pipelines.docker import container_name, docker_argv
+
+            name = container_name(request)
+            root = Path(request.context.pipeline_root or request.output_dir)
+            argv = docker_argv(request, argv, run_root=root, name=name)
     except InvalidInput as exc:
         log_path.write_text(f"{exc}\n", encoding="utf-8")
         return failed(request, str(exc), duration_s=time.perf_counter() - start)
     assert container is not None
     prepare_outputs(request.executor_input)
-    env = {**os.environ, **container.env}
+    env = dict(os.environ) if in_docker else {**os.environ, **container.env}
     with open(log_path, "wb") as log:
         try:
             proc = subprocess.Popen(
@@ -94,7 +105,7 @@ def run_container(request: TaskRequest) -> TaskResult:
         try:
             code = proc.wait(timeout=request.timeout_s)
         except subprocess.TimeoutExpired:
-            _kill_group(proc)
+            _kill_group(proc, name)
             return failed(
                 request,
                 f"task {request.name!r} timed out after {request.timeout_s:g} s and was killed"
@@ -102,7 +113,7 @@ def run_container(request: TaskRequest) -> TaskResult:
                 duration_s=time.perf_counter() - start,
             )
         except BaseException:
-            _kill_group(proc)  # the caller was interrupted: leave no orphan behind
+            _kill_group(proc, name)  # the caller was interrupted: leave no orphan behind
             raise
     duration = time.perf_counter() - start
     if code != 0:
@@ -120,7 +131,11 @@ def run_container(request: TaskRequest) -> TaskResult:
     return finish(request, duration, [])
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+def _kill_group(proc: subprocess.Popen[bytes], container: str | None = None) -> None:
+    if container is not None:
+        from pmle.pipelines.docker import kill
+
+        kill(container)
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):

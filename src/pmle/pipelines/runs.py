@@ -130,23 +130,27 @@ class Pipelines:
         trigger: str | None = None,
         runner: str = "local",
         ray_address: str | None = None,
+        containers: str = "auto",
     ) -> PipelineRun:
         """Run the pipeline at `path_spec` (`FILE.yaml|.json` or `FILE.py[:FUNC]`) with
         `params`; `on_task(summary)` is called as each task finishes. Bad params or an
         unsupported pipeline are InvalidInput before any record is made; a run that fails is
         returned with state FAILED. `schedule_id` and `trigger` say what started it.
         `runner="ray"` runs every task as a Ray task (at `ray_address`, `$RAY_ADDRESS` or a
-        local Ray started for the run)."""
+        local Ray started for the run). `containers`: where container components run —
+        `auto` (Docker when an engine answers, else local processes), `local` or `docker`."""
         from sqlalchemy import insert, update
 
         from pmle.pipelines.bindings import parse_arguments
         from pmle.pipelines.compile import load_any_text
+        from pmle.pipelines.docker import resolve_runtime
         from pmle.pipelines.ray_runner import check_runner
         from pmle.pipelines.support import check_supported
         from pmle.storage.schema import pipeline_runs as t
 
         _check_parallel(max_parallel)
         check_runner(runner)
+        runtime = resolve_runtime(containers)
         self.recover()
         spec, text = load_any_text(path_spec, cache_dir=self.compiled_dir)
         arguments = parse_params(spec, params or {})
@@ -157,6 +161,7 @@ class Pipelines:
             "maxParallel": max_parallel,
             "runner": runner,
             "rayAddress": ray_address,
+            "containers": runtime,
         }
         with self._ws.engine.begin() as conn:
             inserted = conn.execute(
@@ -377,6 +382,7 @@ class Pipelines:
                 run_name=run.run_name,
                 cancel=cancel,
                 limiter=limiter,
+                containers=options.get("containers") or "local",
             )
             tasks = merge_tasks(previous or [], read_journal(root))
             state = outcome.state

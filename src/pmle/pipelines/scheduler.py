@@ -100,10 +100,11 @@ class _Run:
         run_name: str,
         limiter: ResourceLimiter,
         cancel: threading.Event,
+        containers: str,
     ) -> None:
         self.spec, self.root_dir, self.pool, self.leaves = spec, root_dir, pool, leaves
         self.on_event, self.cache, self.run_name = on_event, cache, run_name
-        self.limiter, self.cancel = limiter, cancel
+        self.limiter, self.cancel, self.containers = limiter, cancel, containers
         self.records: dict[str, TaskRecord] = {}
         self.lock = threading.Lock()
 
@@ -285,7 +286,12 @@ class _Run:
             component, executor, params, arts, out_dir, context=context
         )
         request = TaskRequest(
-            task.display_name, component, executor, executor_input, context=context
+            task.display_name,
+            component,
+            executor,
+            executor_input,
+            context=context,
+            runtime=self.containers,
         )
         record.log_path = request.log_file
         record.inputs_digest = inputs_digest(executor_input)
@@ -385,6 +391,7 @@ def run_pipeline(
     allow_accelerators: bool = False,
     limiter: ResourceLimiter | None = None,
     cancel: threading.Event | None = None,
+    containers: str = "local",
 ) -> PipelineRunResult:
     """Run `spec` with `arguments` (typed by the pipeline's inputs; a missing required one is
     InvalidInput before anything runs). Task outputs go under `root_dir/<task key path>`.
@@ -394,7 +401,9 @@ def run_pipeline(
     runs tasks that ask for GPUs without one (see `check_supported`). Leaves with CPU / memory
     limits hold them in `limiter` (default: this machine's cores and memory) while they run.
     Once `cancel` is set no task starts, a retry's wait ends, tasks that then fail (stop the
-    pool to kill running ones) are CANCELLED, and so is the run."""
+    pool to kill running ones) are CANCELLED, and so is the run. Container components run
+    as local processes, or with `containers="docker"` in their image (see
+    :mod:`pmle.pipelines.docker`)."""
     from pmle.pipelines.limits import ResourceLimiter
     from pmle.pipelines.support import check_supported
 
@@ -406,7 +415,7 @@ def run_pipeline(
     with ThreadPoolExecutor(max_parallel or pool.size, thread_name_prefix="pmle-leaf") as leaves:
         limits = limiter if limiter is not None else ResourceLimiter()
         stop = cancel if cancel is not None else threading.Event()
-        run = _Run(spec, root_dir, pool, leaves, on_event, cache, name, limits, stop)
+        run = _Run(spec, root_dir, pool, leaves, on_event, cache, name, limits, stop, containers)
         outcome = run.run_dag(spec.dag, scope, "root")
     return PipelineRunResult(
         outcome.state, run.records, outcome.parameters, outcome.artifacts, name

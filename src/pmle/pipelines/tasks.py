@@ -66,6 +66,7 @@ class TaskRequest:
     timeout_s: float | None = None
     workdir: Path | None = None
     context: RunContext = field(default_factory=RunContext)
+    runtime: str = "local"  # a container component's: local (a process) or docker
 
     @property
     def output_dir(self) -> Path:
