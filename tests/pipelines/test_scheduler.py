@@ -231,3 +231,44 @@ def test_cpu_limits_are_counted(compiled: Any, pool: WorkerPool, tmp_path: Path)
         spec, {"cpu": "500m"}, root_dir=tmp_path / "b", pool=pool, limiter=two_cores
     )
     assert result.succeeded and most_at_once(spans_of(result)) == 2
+
+
+def test_a_large_loop_keeps_threads_bounded(
+    pool: WorkerPool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from pmle.pipelines import scheduler
+
+    monkeypatch.setattr(scheduler, "MAX_LIVE_ITERATIONS", 4)
+    source = tmp_path / "big_loop.py"
+    source.write_text(
+        "from kfp import dsl\n\n"
+        "@dsl.component(base_image='python:3.11')\n"
+        "def sq(x: int) -> int:\n    return x * x\n\n"
+        "@dsl.component(base_image='python:3.11')\n"
+        "def total(xs: list) -> int:\n    return sum(xs)\n\n"
+        "@dsl.pipeline(name='big-loop')\n"
+        "def big() -> int:\n"
+        "    with dsl.ParallelFor(items=list(range(40))) as i:\n"
+        "        t = sq(x=i)\n"
+        "    return total(xs=dsl.Collected(t.output)).output\n"
+    )
+    from pmle.pipelines.compile import load_any
+
+    peak = [0]
+    seen = threading.Event()
+
+    def watch() -> None:
+        while not seen.is_set():
+            peak[0] = max(peak[0], threading.active_count())
+            seen.wait(0.002)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    before = threading.active_count()
+    result = run_pipeline(load_any(source), {}, root_dir=tmp_path / "run", pool=pool)
+    seen.set()
+    assert result.succeeded and result.parameters["Output"] == sum(i * i for i in range(40))
+    # 4 iterations (1 thread each + 1 task coordinator) + the loop's own threads + leaves
+    assert peak[0] - before < 20

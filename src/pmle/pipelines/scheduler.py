@@ -32,6 +32,10 @@ __all__ = ["PipelineRunResult", "TaskCache", "TaskRecord", "inputs_digest", "run
 
 SUCCEEDED, FAILED, SKIPPED, CANCELLED = "SUCCEEDED", "FAILED", "SKIPPED", "CANCELLED"
 EventHook = Callable[[str, "TaskRecord"], None]
+#: Iterations of a loop without `parallelism` coordinated at once (each holds a thread; their
+#: leaf tasks are bounded by the run's pool anyway), so a loop over 100,000 items does not start
+#: 100,000 threads.
+MAX_LIVE_ITERATIONS = 128
 
 
 class TaskCache(Protocol):
@@ -221,7 +225,8 @@ class _Run:
             assert task.artifact_iterator is not None
             items = list(scope.artifact(task.artifact_iterator.input_artifact) or [])
             item_input = task.artifact_iterator.item_input
-        limit = threading.BoundedSemaphore(task.parallelism_limit or max(len(items), 1))
+        live = task.parallelism_limit or min(max(len(items), 1), MAX_LIVE_ITERATIONS)
+        limit = threading.BoundedSemaphore(live)
         outcomes: list[_DagOutcome | None] = [None] * len(items)
         dag = component.dag
 
