@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from pmle.monitoring.fairness import Fairness
     from pmle.monitoring.monitors import Monitors
     from pmle.pipelines.runs import Pipelines
+    from pmle.pipelines.schedules import Schedules
     from pmle.serving.endpoints import Endpoints
     from pmle.serving.tokens import Tokens
     from pmle.storage.artifacts import ArtifactStore
@@ -174,6 +175,13 @@ class Workspace:
         from pmle.pipelines.runs import Pipelines
 
         return Pipelines(self)
+
+    @cached_property
+    def pipeline_schedules(self) -> Schedules:
+        """Pipeline runs at cron times and on monitor alerts (Vertex AI Pipelines schedules)."""
+        from pmle.pipelines.schedules import Schedules
+
+        return Schedules(self)
 
     @cached_property
     def tokens(self) -> Tokens:

@@ -1,5 +1,5 @@
 """`pmle monitors …` and `pmle scheduler`: skew, drift, attribution and performance
-monitoring with alerts and reports."""
+monitoring with alerts and reports; the scheduler also starts pipeline schedules' runs."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from pmle._util import utcnow
 from pmle.cli._common import console, handle_errors, open_ws, print_json
 
 if TYPE_CHECKING:
     from pmle.monitoring.monitors import MonitorInfo
+    from pmle.pipelines.schedules import Launch
 
 monitors_app = typer.Typer(
     help="Model monitors: training-serving skew, drift, attribution drift, performance, alerts.",
@@ -398,15 +400,23 @@ def labels(
 
 
 def scheduler(
-    once: Annotated[bool, typer.Option("--once", help="run what is due, then exit")] = False,
+    once: Annotated[
+        bool,
+        typer.Option("--once", help="run what is due, wait for the runs it started, then exit"),
+    ] = False,
     poll: Annotated[float, typer.Option(help="seconds between checks")] = 30.0,
 ) -> None:
-    """Run scheduled monitors when they are due (Ctrl-C to stop)."""
+    """Run scheduled monitors and start pipeline schedules' runs when due (Ctrl-C to stop)."""
     import time
 
     ws = open_ws()
     out = console()
-    out.print(f"scheduler on {ws.root}: {len(ws.monitors.list())} monitor(s)")
+    schedules = ws.pipeline_schedules
+    out.print(
+        f"scheduler on {ws.root}: {len(ws.monitors.list())} monitor(s), "
+        f"{len(schedules.list('ACTIVE'))} active pipeline schedule(s)"
+    )
+    started: list[Launch] = []
     while True:
         try:
             runs = ws.monitors.run_due()
@@ -421,12 +431,45 @@ def scheduler(
             )
             for a in r.alerts:
                 out.print(f"  [yellow]{a['message']}[/]")
+        try:  # after the monitors: their new alerts start runs now
+            launched = schedules.tick()
+        except Exception as exc:
+            out.print(f"[yellow]warning[/]: could not check the pipeline schedules: {exc}")
+            launched = []
+        for launch in launched:
+            out.print(
+                f"{utcnow():%Y-%m-%d %H:%M:%S} pipeline schedule {launch.schedule}: "
+                f"starting a run ({launch.trigger})"
+            )
+        started = _report_finished([*started, *launched], wait=once)
         if once:
             return
         try:
             time.sleep(max(0.5, poll))
         except KeyboardInterrupt:
+            if started:
+                out.print(f"waiting for {len(started)} pipeline run(s) to finish")
             return
+
+
+def _report_finished(launches: list[Launch], *, wait: bool) -> list[Launch]:
+    """Print the launches that are done (all of them, waiting, with `wait`); the rest."""
+    out = console()
+    left = []
+    for launch in launches:
+        if wait:
+            launch.wait()
+        if not launch.done:
+            left.append(launch)
+            continue
+        run = launch.run
+        if launch.error is not None:
+            outcome = f"[red]failed[/]: {launch.error}"
+        else:
+            colour = "green" if getattr(run, "state", "") == "SUCCEEDED" else "red"
+            outcome = f"run {getattr(run, 'id', '?')} [{colour}]{getattr(run, 'state', '')}[/]"
+        out.print(f"{utcnow():%Y-%m-%d %H:%M:%S} pipeline schedule {launch.schedule}: {outcome}")
+    return left
 
 
 def register(app: typer.Typer) -> None:

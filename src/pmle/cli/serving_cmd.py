@@ -267,7 +267,10 @@ def serve(
     ] = None,
     monitors: Annotated[
         bool,
-        typer.Option("--monitors", help="also run scheduled monitors when due (as pmle scheduler)"),
+        typer.Option(
+            "--monitors",
+            help="also run scheduled monitors and pipeline schedules when due (as pmle scheduler)",
+        ),
     ] = False,
 ) -> None:
     """Serve every endpoint of the workspace (Vertex AI, KServe V1 and V2 routes, /metrics)."""

@@ -42,13 +42,20 @@ def check_schedule(text: str) -> str:
     return text
 
 
+def interval_seconds(schedule: str) -> float | None:
+    """The seconds between firings of an `every N[s|m|h|d]` schedule (as `check_schedule`
+    returns it); None for a cron expression."""
+    m = _EVERY.match(schedule)
+    return float(m.group(1)) * _UNIT_S[m.group(2)] if m else None
+
+
 def next_run(schedule: str, after: datetime) -> datetime:
     """The first time strictly after `after` (timezone-aware UTC) when the schedule fires."""
     from datetime import UTC
 
-    m = _EVERY.match(schedule)
-    if m:
-        return after + timedelta(seconds=float(m.group(1)) * _UNIT_S[m.group(2)])
+    seconds = interval_seconds(schedule)
+    if seconds is not None:
+        return after + timedelta(seconds=seconds)
     from cronsim import CronSim
 
     naive = after.astimezone(UTC).replace(tzinfo=None)

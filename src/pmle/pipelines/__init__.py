@@ -9,14 +9,17 @@ from pmle._util import lazy_exports
 __all__ = [
     "ArtifactRef",
     "Condition",
+    "Launch",
     "LightweightFunction",
     "PipelineCache",
     "PipelineRun",
     "PipelineRunResult",
+    "PipelineSchedule",
     "PipelineSpec",
     "Pipelines",
     "ResourceLimiter",
     "RunContext",
+    "Schedules",
     "TaskRecord",
     "TaskRequest",
     "TaskResult",
@@ -51,6 +54,7 @@ if TYPE_CHECKING:
     from pmle.pipelines.placeholders import RunContext
     from pmle.pipelines.runs import PipelineRun, Pipelines
     from pmle.pipelines.scheduler import PipelineRunResult, TaskRecord, run_pipeline
+    from pmle.pipelines.schedules import Launch, PipelineSchedule, Schedules
     from pmle.pipelines.support import check_supported, ignored_features
     from pmle.pipelines.tasks import TaskRequest, TaskResult, TaskState, run_task
     from pmle.pipelines.workers import WorkerPool
@@ -87,5 +91,8 @@ __getattr__ = lazy_exports(
         "load_any": "compile",
         "PipelineRun": "runs",
         "Pipelines": "runs",
+        "Launch": "schedules",
+        "PipelineSchedule": "schedules",
+        "Schedules": "schedules",
     },
 )

@@ -131,7 +131,8 @@ class PmleApp:
         poll_s: float = 1.0,
         run_monitors: bool = False,
     ) -> None:
-        """`run_monitors`: also run the workspace's scheduled monitors when they are due."""
+        """`run_monitors`: also run the workspace's scheduled monitors and pipeline schedules
+        when they are due."""
         from pmle.server.metrics import Metrics
         from pmle.server.state import ServerState
         from pmle.serving.request_log import RequestLogger

@@ -31,7 +31,7 @@ def serve(
     deployed models and follows deployment changes on its own. With `runner="ray"`, Ray Serve
     runs `replicas` replicas of the same app behind its proxy on `host:port`, on a local Ray or
     on the cluster at `ray_address`. `run_monitors`: the server also runs scheduled monitors
-    when they are due (as `pmle scheduler` does)."""
+    and starts pipeline schedules' runs when they are due (as `pmle scheduler` does)."""
     from pmle.server.app import DEFAULT_MAX_BODY, create_app
     from pmle.workspace import open_workspace
 

@@ -198,8 +198,9 @@ class ServerState:
             self._monitor_task = loop.create_task(self._monitors())
 
     async def _monitors(self) -> None:
-        """Run due monitors off the event loop (several servers never run one twice: each run
-        is claimed in the store first)."""
+        """Run due monitors, then start due pipeline schedules' runs (in background threads),
+        off the event loop; several servers never run one twice: each is claimed in the store
+        first."""
         loop = asyncio.get_running_loop()
         while True:
             try:
@@ -210,6 +211,13 @@ class ServerState:
                     )  # fmt: skip
             except Exception as exc:  # a broken monitor must not stop the server
                 log.warning("scheduled monitors failed: %s", exc)
+            try:
+                for launch in await loop.run_in_executor(None, self.ws.pipeline_schedules.tick):
+                    log.info(
+                        "pipeline schedule %s: starting a run (%s)", launch.schedule, launch.trigger
+                    )
+            except Exception as exc:  # nor a broken pipeline schedule
+                log.warning("pipeline schedules failed: %s", exc)
             await asyncio.sleep(MONITOR_CHECK_S)
 
     async def _poll(self) -> None:
