@@ -105,3 +105,17 @@ def test_retry_and_cancel(ws: Workspace, tmp_path: Path) -> None:
     assert "(reused)" in first
     shown = _run(ws, "pipelines", "show", "1")
     assert "flaky" in shown.output and "(reused)" in shown.output
+
+
+def test_delete_and_prune(ws: Workspace, tmp_path: Path) -> None:
+    path = tmp_path / "demo.py"
+    path.write_text(src.SOURCE)
+    assert _run(ws, "pipelines", "run", str(path)).exit_code == 0
+    assert _run(ws, "pipelines", "run", str(path), "-p", "n=2").exit_code == 0
+    dry = _run(ws, "pipelines", "prune", "--older-than", "0s", "--dry-run")
+    assert dry.exit_code == 0 and "would delete 2 run(s)" in dry.output
+    deleted = _run(ws, "pipelines", "delete", "1")
+    assert deleted.exit_code == 0 and "deleted run 1" in deleted.output
+    assert "deleted 1 run(s)" in _run(ws, "pipelines", "prune", "--older-than", "0d").output
+    bad = _run(ws, "pipelines", "prune", "--older-than", "soon")
+    assert bad.exit_code == 2 and "cannot read the age" in bad.output

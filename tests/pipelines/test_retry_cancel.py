@@ -91,6 +91,8 @@ def test_cancel_in_process_then_retry(ws: Workspace, tmp_path: Path) -> None:
     )
     (run,) = ws.pipelines.list()
     assert run.state == "RUNNING"
+    with pytest.raises(Conflict, match="cancel it first"):
+        ws.pipelines.delete(run.id)
     began = time.monotonic()
     cancelled = ws.pipelines.cancel(run.id)
     thread.join(10)

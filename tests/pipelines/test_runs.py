@@ -176,3 +176,21 @@ def test_changing_a_components_code_changes_its_cache_key(ws: Workspace, pipelin
     again = _by_name(ws.pipelines.run(pipeline_py))
     assert {n for n, t in again.items() if t["cacheHit"]} == {"make", "score"}
     assert again["consume"]["parameters"]["Output"] == "0,1,2?"
+
+
+def test_delete_and_prune(ws: Workspace, pipeline_py: Path) -> None:
+    first = ws.pipelines.run(pipeline_py)
+    second = ws.pipelines.run(pipeline_py, {"n": 5})
+    assert Path(first.root_dir).is_dir()
+    assert ws.pipelines.prune(3600) == []  # nothing an hour old
+    assert [r.id for r in ws.pipelines.prune(0, dry_run=True)] == [first.id, second.id]
+    assert Path(first.root_dir).is_dir()
+    deleted = ws.pipelines.delete(first.id)
+    assert deleted.id == first.id and not Path(first.root_dir).exists()
+    with pytest.raises(NotFound):
+        ws.pipelines.get(first.id)
+    # its cache entries went with it: the same run computes again
+    again = _by_name(ws.pipelines.run(pipeline_py))
+    assert not any(t["cacheHit"] for t in again.values())
+    assert {r.id for r in ws.pipelines.prune(0)} == {second.id, second.id + 1}
+    assert ws.pipelines.list() == []

@@ -20,6 +20,15 @@ pipelines_app = typer.Typer(
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
+def _add_schedules() -> None:
+    from pmle.cli.pipeline_schedules_cmd import schedule_app
+
+    pipelines_app.add_typer(schedule_app, name="schedule")
+
+
+_add_schedules()
+
+
 def _params(items: list[str] | None) -> dict[str, str]:
     """`NAME=VALUE` items → {name: value} (typed later by the pipeline's inputs)."""
     from pmle.errors import InvalidInput
@@ -267,6 +276,48 @@ def _node_label(task: dict[str, Any]) -> str:
     if task.get("logPath") and task["state"] == "FAILED":
         parts.append(f"[dim]log: {task['logPath']}[/]")
     return "  ".join(parts)
+
+
+_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _age_seconds(text: str) -> float:
+    from pmle.errors import InvalidInput
+
+    match = _AGE.match(text)
+    if match is None:
+        raise InvalidInput(f"cannot read the age {text!r}", hint="write e.g. 30d, 12h or 90m")
+    return float(match.group(1)) * _UNIT_S[match.group(2)]
+
+
+@pipelines_app.command("delete")
+@handle_errors
+def delete(
+    run_ids: Annotated[list[str], typer.Argument(help="ended runs to delete")],
+) -> None:
+    """Delete ended runs: records, output folders and the cache entries they made."""
+    ws = open_ws()
+    for run_id in run_ids:
+        run = ws.pipelines.delete(run_id)
+        console().print(f"deleted run [bold]{run.id}[/] ({run.run_name}, {run.state})")
+
+
+@pipelines_app.command("prune")
+@handle_errors
+def prune(
+    older_than: Annotated[
+        str, typer.Option("--older-than", help="age of the runs to delete: 30d, 12h, 90m")
+    ],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="only list them")] = False,
+) -> None:
+    """Delete every ended run older than an age, with its outputs and cache entries."""
+    runs = open_ws().pipelines.prune(_age_seconds(older_than), dry_run=dry_run)
+    verb = "would delete" if dry_run else "deleted"
+    out = console()
+    for run in runs:
+        out.print(f"{verb} run {run.id} ({run.run_name}, {run.state})")
+    out.print(f"{verb} {len(runs)} run(s)")
 
 
 def register(app: typer.Typer) -> None:

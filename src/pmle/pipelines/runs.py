@@ -453,6 +453,41 @@ class Pipelines:
                 outputs=record.artifacts,
             )
 
+    def delete(self, run_id: int | str) -> PipelineRun:
+        """Delete an ended run: its record, its folder (task outputs and logs) and the cache
+        entries it made. Its lineage stays (history), naming URIs that are gone. A RUNNING
+        run is a Conflict."""
+        import shutil
+
+        from sqlalchemy import delete
+
+        from pmle.storage.schema import pipeline_cache, pipeline_runs
+
+        run = self.get(run_id)
+        if not run.ended:
+            raise Conflict(f"pipeline run {run.id} is {run.state}", hint="cancel it first")
+        with self._ws.engine.begin() as conn:
+            conn.execute(delete(pipeline_cache).where(pipeline_cache.c.run_id == run.id))
+            conn.execute(delete(pipeline_runs).where(pipeline_runs.c.id == run.id))
+        if run.root_dir and Path(run.root_dir).is_relative_to(self.runs_dir):
+            shutil.rmtree(run.root_dir, ignore_errors=True)
+        return run
+
+    def prune(self, older_than_s: float, *, dry_run: bool = False) -> list[PipelineRun]:
+        """Delete (see :meth:`delete`) every ended run that ended more than `older_than_s`
+        seconds ago; with `dry_run` only say which. The runs, oldest first."""
+        from datetime import timedelta
+
+        if older_than_s < 0:
+            raise InvalidInput(f"older_than must not be negative, got {older_than_s:g} s")
+        cutoff = utcnow() - timedelta(seconds=older_than_s)
+        old = [r for r in self.list() if r.ended and r.ended_at and r.ended_at < cutoff]
+        old.sort(key=lambda r: r.id)
+        if not dry_run:
+            for run in old:
+                self.delete(run.id)
+        return old
+
     def list(self, pipeline: str | None = None) -> list[PipelineRun]:
         """Runs, newest first (of one pipeline with `pipeline`)."""
         from sqlalchemy import select

@@ -67,7 +67,10 @@ def _keep_open(engine: Engine) -> None:
     blocks no one."""
     import weakref
 
-    keeper = engine.raw_connection()
+    try:
+        keeper = engine.raw_connection()
+    except Exception:  # unreachable: the first real use reports it (StoreUnavailable)
+        return
     weakref.finalize(engine, keeper.close)
 
 
