@@ -44,6 +44,13 @@ def worker(system: str, pipeline: str, phase: str, work: str) -> None:
         from pmle.workspace import init, open_workspace
 
         ws = init(work) if phase == "first" else open_workspace(work)
+        # as kfp is imported before its timer: pmle's run machinery and the database engine
+        import pmle.pipelines.cache
+        import pmle.pipelines.lineage
+        import pmle.pipelines.runs
+        import pmle.pipelines.scheduler  # noqa: F401
+
+        ws.engine.connect().close()
         cpu0, t0 = _cpu(), time.perf_counter()
         r = ws.pipelines.run(f"{HERE / 'pipelines.py'}:{pipeline}", {})
         wall, cpu = time.perf_counter() - t0, _cpu() - cpu0

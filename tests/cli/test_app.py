@@ -142,10 +142,14 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "PipelineTask" in {e.type for e in graph.executions.values()}
     # served: the champion and a challenger at 10 %, which really answered some requests
     endpoint = demo_ws.endpoints.get("churn")
-    assert endpoint.traffic_split == {"1": 90, "2": 10}
-    assert endpoint.deployed("2").model == "churn@2"
+    by_share = {share: dm for dm, share in endpoint.traffic_split.items()}
+    assert sorted(by_share) == [10, 90]
+    assert endpoint.deployed(by_share[10]).model == "churn@2"
     assert demo_ws.models.get("churn@challenger").version == 2
-    champion, challenger = (endpoint.deployed(i).request_count for i in ("1", "2"))
+    # the pipeline deployed what passed its gate on its own endpoint
+    piped_endpoint = demo_ws.endpoints.get("churn-pipeline")
+    assert list(piped_endpoint.traffic_split.values()) == [100]
+    champion, challenger = (endpoint.deployed(by_share[s]).request_count for s in (90, 10))
     # 201 requests before monitoring, then the test split (704 rows) in 2 × 15 requests
     assert champion + challenger == 201 + 30 and 0 < challenger < 70
     # monitored: a quiet window, then alerts for exactly the shifted features, with a report

@@ -120,8 +120,8 @@ def _cached_text(entry: Path) -> str | None:
         data = json.loads(entry.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    for file, digest in (data.get("files") or {}).items():
-        if _digest(file) != digest:
+    for file, known in (data.get("files") or {}).items():
+        if not _unchanged(file, known):
             return None
     text = data.get("text")
     return text if isinstance(text, str) else None
@@ -147,8 +147,32 @@ def _local_files(path: Path) -> list[str]:
     return sorted(files)
 
 
+def _stamp(file: str) -> list[Any] | None:
+    """[content digest, mtime ns, size] of a file, None when it cannot be read."""
+    try:
+        st = os.stat(file)
+    except OSError:
+        return None
+    digest = _digest(file)
+    return None if digest is None else [digest, st.st_mtime_ns, st.st_size]
+
+
+def _unchanged(file: str, known: Any) -> bool:
+    """Whether `file` still has the content `known` ([digest, mtime ns, size]) stamped; an
+    unchanged modification time and size skip reading it."""
+    if not isinstance(known, list) or len(known) != 3:
+        return False
+    try:
+        st = os.stat(file)
+    except OSError:
+        return False
+    if [st.st_mtime_ns, st.st_size] == known[1:]:
+        return True
+    return _digest(file) == known[0]
+
+
 def _store(entry: Path, text: str, path: Path) -> None:
-    files = {f: d for f in _local_files(path) if (d := _digest(f)) is not None}
+    files = {f: stamp for f in _local_files(path) if (stamp := _stamp(f)) is not None}
     entry.parent.mkdir(parents=True, exist_ok=True)
     tmp = entry.with_name(f".{entry.name}.{os.getpid()}")
     tmp.write_text(json.dumps({"text": text, "files": files}), encoding="utf-8")

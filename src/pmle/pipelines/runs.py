@@ -52,6 +52,17 @@ _ACTIVE: dict[int, threading.Event] = {}
 _CANCEL_POLL_S = 0.1
 
 
+def _has_containers(spec: PipelineSpec) -> bool:
+    """Whether any task runs a container command (not a Python component or an importer):
+    only then is a container engine looked for."""
+    from pmle.pipelines.lightweight import lightweight_function
+
+    return any(
+        e.container is not None and lightweight_function(e) is None
+        for e in spec.executors.values()
+    )
+
+
 def _check_parallel(max_parallel: int | None) -> None:
     if max_parallel is not None and max_parallel < 1:
         raise InvalidInput(f"max_parallel must be at least 1, got {max_parallel}")
@@ -150,9 +161,9 @@ class Pipelines:
 
         _check_parallel(max_parallel)
         check_runner(runner)
-        runtime = resolve_runtime(containers)
         self.recover()
         spec, text = load_any_text(path_spec, cache_dir=self.compiled_dir)
+        runtime = resolve_runtime(containers) if _has_containers(spec) else "local"
         arguments = parse_params(spec, params or {})
         check_supported(spec)
         parse_arguments(spec, arguments)  # refuse bad arguments before recording a run
