@@ -58,8 +58,7 @@ def _has_containers(spec: PipelineSpec) -> bool:
     from pmle.pipelines.lightweight import lightweight_function
 
     return any(
-        e.container is not None and lightweight_function(e) is None
-        for e in spec.executors.values()
+        e.container is not None and lightweight_function(e) is None for e in spec.executors.values()
     )
 
 
