@@ -186,9 +186,13 @@ def build(results: Path) -> str:
         c = per(num(pm, "cached"), pm["steps"]) if pm else None
         w = per(num(pm, "cached", "warm_wall_s"), pm["steps"]) if pm else None
         L.append(
-            f"- {p}: pmle cached step ≤ {CACHED_STEP_GOAL_S * 1000:g} ms: "
-            f"{mark(None if c is None else c <= CACHED_STEP_GOAL_S)} ({s(c)} in a fresh "
-            f"process; {s(w)} warm)"
+            f"- {p}: pmle cached step ≤ {CACHED_STEP_GOAL_S * 1000:g} ms in a running process: "
+            f"{mark(None if w is None else w <= CACHED_STEP_GOAL_S)} ({s(w)})"
+        )
+        L.append(
+            f"- {p}: pmle cached step ≤ {CACHED_STEP_GOAL_S * 1000:g} ms in a fresh process "
+            f"(start-up included): {mark(None if c is None else c <= CACHED_STEP_GOAL_S)} "
+            f"({s(c)})"
         )
     L.append(
         f"- fanout50: pmle uses both cores (CPU ÷ wall > 1): "

@@ -32,12 +32,21 @@ METADATA_ONLY = frozenset({"system.Metrics", "system.ClassificationMetrics"})
 
 class PipelineCache:
     """Lookups and stores of one run of `spec` (entries shared by runs of the same pipeline
-    name). `hit_keys` holds the output folders of the tasks whose lookup hit."""
+    name). `hit_keys` holds the output folders of the tasks whose lookup hit. Stores hold
+    `write_lock` (shared with the run's other writers)."""
 
-    def __init__(self, engine: Engine, spec: PipelineSpec, *, run_id: int | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        spec: PipelineSpec,
+        *,
+        run_id: int | None = None,
+        write_lock: threading.Lock | None = None,
+    ) -> None:
         self.engine, self.spec, self.run_id = engine, spec, run_id
         self.hit_keys: set[str] = set()
         self._lock = threading.Lock()
+        self._write_lock = write_lock or threading.Lock()
 
     def fingerprint(self, task: Task, executor_input: dict[str, Any]) -> str | None:
         """The cache fingerprint of `task` with these inputs (None: not cached)."""
@@ -108,7 +117,7 @@ class PipelineCache:
         from sqlalchemy.exc import IntegrityError
 
         try:
-            with self.engine.begin() as conn:
+            with self._write_lock, self.engine.begin() as conn:
                 where = (t.c.pipeline == self.spec.name) & (t.c.fingerprint == key)
                 conn.execute(delete(t).where(where))
                 conn.execute(

@@ -349,8 +349,13 @@ class Pipelines:
         (root / JOURNAL).unlink(missing_ok=True)
         options = run.options
         max_parallel = options.get("maxParallel")
+        # The run's threads write one at a time: SQLite serialises writers anyway, and its
+        # busy handler sleeps milliseconds between retries when they contend.
+        write_lock = threading.Lock()
         store = (
-            None if options.get("noCache") else PipelineCache(self._ws.engine, spec, run_id=run.id)
+            None
+            if options.get("noCache")
+            else PipelineCache(self._ws.engine, spec, run_id=run.id, write_lock=write_lock)
         )
         cache = RunCache(store, previous or (), root=str(root))
         journal_lock = threading.Lock()
@@ -363,7 +368,8 @@ class Pipelines:
                 record, cache_hit=cache.is_hit(out_dir), reused=cache.is_reused(out_dir)
             )
             if not record.is_group and not summary["reused"]:
-                self._record_lineage(run, record, summary)
+                with write_lock:
+                    self._record_lineage(run, record, summary)
             with journal_lock:
                 append_journal(root, summary)
             if on_task is not None:
