@@ -23,6 +23,7 @@ import os
 import sys
 import tempfile
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,11 +52,14 @@ def load_any(path_spec: str | Path) -> PipelineSpec:
 
 
 def load_any_text(
-    path_spec: str | Path, *, cache_dir: Path | None = None
+    path_spec: str | Path,
+    *,
+    cache_dir: Path | None = None,
+    on_compile: Callable[[], None] | None = None,
 ) -> tuple[PipelineSpec, str]:
     """The pipeline at `path_spec` and its compiled text (YAML or JSON), which a run keeps so
     that a retry runs exactly the same IR. `cache_dir` keeps compiled `.py` files (see the
-    module docstring)."""
+    module docstring); `on_compile()` is called before a `.py` is imported and compiled."""
     from pmle.pipelines.ir import parse_pipeline
 
     path, func = split_spec(str(path_spec))
@@ -75,6 +79,8 @@ def load_any_text(
         cached = _cached_text(entry)
         if cached is not None:
             return parse_pipeline(cached, origin=str(path)), cached
+    if on_compile is not None:
+        on_compile()
     pipeline = _find_pipeline(_import_file(path), path, func)
     spec, text = _compile(pipeline, path)
     if entry is not None:

@@ -243,6 +243,15 @@ class WorkerPool:
             for _ in range(self.size):
                 self._slots.release()
 
+    def warm(self) -> None:
+        """Start every worker now without waiting for it: each imports kfp while the caller
+        does something else (a run compiling its pipeline); tasks then find it ready."""
+        with self._lock:
+            if self._closed:
+                return
+            while len(self._workers) < self.size:
+                self._idle.append(self._spawn())
+
     def close(self) -> None:
         """Stop every worker (a task still running is killed and reported FAILED)."""
         with self._lock:
