@@ -15,6 +15,7 @@ from pmle.config import CONFIG_FILE, Settings, load_settings
 from pmle.errors import AlreadyExists, InvalidInput, WorkspaceNotFound
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from sqlalchemy import Engine
 
     from pmle.data.datasets import Datasets
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from pmle.pipelines.schedules import Schedules
     from pmle.serving.endpoints import Endpoints
     from pmle.serving.tokens import Tokens
+    from pmle.sqlml.engine import SqlSession
     from pmle.storage.artifacts import ArtifactStore
     from pmle.storage.lineage import Lineage
     from pmle.storage.warehouse import Warehouse
@@ -189,6 +191,19 @@ class Workspace:
         from pmle.serving.tokens import Tokens
 
         return Tokens(self)
+
+    @cached_property
+    def sql_session(self) -> SqlSession:
+        """SQL with BigQuery ML statements over the warehouse (see :meth:`sql`)."""
+        from pmle.sqlml.engine import SqlSession
+
+        return SqlSession(self)
+
+    def sql(self, script: str) -> pa.Table:
+        """Run SQL (DuckDB SQL plus BigQuery ML's CREATE MODEL, DROP MODEL and ML.* table
+        functions; several statements separated by `;`) and return the last statement's rows
+        as an Arrow table (`.to_pandas()` for a DataFrame)."""
+        return self.sql_session.query(script)
 
     @cached_property
     def explanations(self) -> Explanations:

@@ -29,6 +29,7 @@ _MODULES = {
     "xgboost": "xgboost_flavor",
     "sklearn": "sklearn_flavor",
     "ensemble": "ensemble_flavor",
+    "sqlml": "sqlml_flavor",
 }
 FLAVORS = tuple(_MODULES)
 TASKS = ("binary", "multiclass", "regression")

@@ -1,0 +1,166 @@
+"""Feature encodings of SQL models, as BigQuery ML does them.
+
+:class:`OneHot` (linear models, DNNs, k-means, PCA): numeric columns (and BOOL as 0 / 1)
+standardised with the training mean and standard deviation (NULL → the mean, i.e. 0), string
+columns one-hot over the training categories (NULL and unseen categories → all zeros).
+:class:`LabelCodes` (tree models): strings become their index in the sorted training
+categories (NULL and unseen → missing), numbers stay numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pmle.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+__all__ = ["LabelCodes", "OneHot", "is_categorical", "numeric_values"]
+
+
+def is_categorical(series: pd.Series) -> bool:
+    """Whether a column is categorical (strings, categories), not numeric or BOOL."""
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(series) or pd.api.types.is_numeric_dtype(series):
+        return False
+    return not pd.api.types.is_datetime64_any_dtype(series)
+
+
+def numeric_values(series: pd.Series) -> np.ndarray:
+    """A numeric / BOOL / datetime column as float64 (datetimes as epoch seconds)."""
+    import numpy as np
+    import pandas as pd
+
+    if pd.api.types.is_datetime64_any_dtype(series):
+        values = series.astype("int64").astype("float64") / 1e9
+        values[series.isna().to_numpy()] = np.nan
+        return values.to_numpy()
+    try:
+        return pd.to_numeric(series, errors="raise").astype("float64").to_numpy()
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"column {series.name!r} is not numeric: {exc}") from exc
+
+
+@dataclass
+class OneHot:
+    """Standardised numerics + one-hot strings; see the module docstring."""
+
+    numeric: list[str] = field(default_factory=list)
+    means: list[float] = field(default_factory=list)
+    stds: list[float] = field(default_factory=list)
+    categorical: dict[str, list[str]] = field(default_factory=dict)
+    standardize: bool = True
+
+    @classmethod
+    def fit(cls, frame: pd.DataFrame, columns: list[str], *, standardize: bool = True) -> OneHot:
+        import numpy as np
+
+        enc = cls(standardize=standardize)
+        for column in columns:
+            series = frame[column]
+            if is_categorical(series):
+                cats = sorted({str(v) for v in series.dropna().unique()})
+                enc.categorical[column] = cats
+            else:
+                values = numeric_values(series)
+                mean = float(np.nanmean(values)) if np.isfinite(values).any() else 0.0
+                std = float(np.nanstd(values, ddof=1)) if np.isfinite(values).sum() > 1 else 0.0
+                enc.numeric.append(column)
+                enc.means.append(mean)
+                enc.stds.append(std if std > 0 else 1.0)
+        return enc
+
+    @property
+    def names(self) -> list[tuple[str, str | None]]:
+        """(column, category or None) of each output column, in order."""
+        out: list[tuple[str, str | None]] = [(c, None) for c in self.numeric]
+        for column, cats in self.categorical.items():
+            out.extend((column, cat) for cat in cats)
+        return out
+
+    def matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        """The encoded design matrix of `frame` (float64)."""
+        import numpy as np
+
+        n = len(frame)
+        width = len(self.numeric) + sum(len(c) for c in self.categorical.values())
+        out = np.zeros((n, width), dtype="float64")
+        for i, column in enumerate(self.numeric):
+            values = numeric_values(frame[column])
+            values = np.where(np.isnan(values), self.means[i], values)
+            if self.standardize:
+                values = (values - self.means[i]) / self.stds[i]
+            out[:, i] = values
+        offset = len(self.numeric)
+        for column, cats in self.categorical.items():
+            index = {c: j for j, c in enumerate(cats)}
+            codes = frame[column].map(
+                lambda v, index=index: index.get(str(v), -1) if v is not None else -1
+            )
+            codes = codes.fillna(-1).astype("int64").to_numpy()
+            rows = np.nonzero(codes >= 0)[0]
+            out[rows, offset + codes[rows]] = 1.0
+            offset += len(cats)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "numeric": self.numeric,
+            "means": self.means,
+            "stds": self.stds,
+            "categorical": self.categorical,
+            "standardize": self.standardize,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OneHot:
+        return cls(**data)
+
+
+@dataclass
+class LabelCodes:
+    """Strings as indexes of the sorted training categories; numbers unchanged."""
+
+    columns: list[str] = field(default_factory=list)
+    categorical: dict[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def fit(cls, frame: pd.DataFrame, columns: list[str]) -> LabelCodes:
+        enc = cls(columns=list(columns))
+        for column in columns:
+            if is_categorical(frame[column]):
+                enc.categorical[column] = sorted({str(v) for v in frame[column].dropna().unique()})
+        return enc
+
+    def frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The encoded columns as float64 (missing: NaN)."""
+        import numpy as np
+        import pandas as pd
+
+        out: dict[str, Any] = {}
+        for column in self.columns:
+            if column in self.categorical:
+                index = {c: float(j) for j, c in enumerate(self.categorical[column])}
+                out[column] = (
+                    frame[column]
+                    .map(
+                        lambda v, index=index: (
+                            index.get(str(v), np.nan) if v is not None else np.nan
+                        )
+                    )
+                    .astype("float64")
+                )
+            else:
+                out[column] = numeric_values(frame[column])
+        return pd.DataFrame(out, index=frame.index)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"columns": self.columns, "categorical": self.categorical}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LabelCodes:
+        return cls(**data)
