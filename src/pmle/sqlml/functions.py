@@ -89,6 +89,8 @@ def table_function(
     if not isinstance(model, SqlModel):
         if name == "PREDICT":
             return _predict_registry(model, _need_rows(args))
+        if name in {"EVALUATE", "CONFUSION_MATRIX", "ROC_CURVE"} and args.rows is not None:
+            return _evaluate_registry(model, args)
         raise InvalidInput(
             f"ML.{name} needs a model made by CREATE MODEL; {args.model_ref} is a "
             f"{model.flavor} model",
@@ -156,6 +158,38 @@ def _predict_registry(loaded: Any, rows: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(
         [frame, rows.drop(columns=[c for c in frame.columns if c in rows.columns])], axis=1
     )
+
+
+def _evaluate_registry(loaded: Any, args: CallArgs) -> pd.DataFrame:
+    """ML.EVALUATE / CONFUSION_MATRIX / ROC_CURVE of any registry model on given rows (its
+    label column is the model's recorded target)."""
+    import numpy as np
+    import pandas as pd
+
+    from pmle.sqlml import metrics
+
+    rows = _need_rows(args)
+    target = loaded.target
+    if target is None or target not in rows.columns:
+        raise InvalidInput(
+            f"ML.{args.function} needs the label column {target or '(unknown)'!r} in the rows",
+            hint="the model's target column must be among the evaluation rows",
+        )
+    y = rows[target].to_numpy()
+    threshold = float(args.setting("threshold", 0.5))
+    if loaded.task in {"binary", "multiclass"}:
+        proba = np.asarray(loaded.predict_proba(rows))
+        classes = list(loaded.classes or range(proba.shape[1]))
+        if args.function == "CONFUSION_MATRIX":
+            return pd.DataFrame(metrics.confusion_matrix(y, proba, classes, threshold))
+        if args.function == "ROC_CURVE":
+            if len(classes) != 2:
+                raise InvalidInput("ML.ROC_CURVE needs a binary classifier")
+            return pd.DataFrame(metrics.roc_curve(y, proba, classes))
+        return pd.DataFrame([metrics.classification_metrics(y, proba, classes, threshold)])
+    if args.function != "EVALUATE":
+        raise InvalidInput(f"ML.{args.function} needs a classifier")
+    return pd.DataFrame([metrics.regression_metrics(y, np.asarray(loaded.predict(rows)))])
 
 
 def _evaluation(model: Any, args: CallArgs) -> dict[str, Any]:
