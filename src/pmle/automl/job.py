@@ -57,8 +57,7 @@ def train(
 
     Metrics are measured on `test_dataset` when given, else on a seeded `test_fraction` of the
     rows held out from training (none when the data is small or `test_fraction` is 0)."""
-    from pmle._util import check_name, utcnow
-    from pmle.automl import card
+    from pmle._util import check_name
     from pmle.automl.fit import evaluate, fit_automl, latency, parse_budget
 
     started = time.monotonic()
@@ -107,32 +106,15 @@ def train(
         **{f"test_{k}": v for k, v in test_metrics.items()},
         **lat,
     }
-    facts = {
-        "model": model,
-        "task": fit.problem.task,
-        "target": target,
-        "classes": fit.problem.classes,
-        "dataset": dv.ref,
-        "train_rows": len(frame),
-        "objective": fit.objective.name,
-        "validation": fit.search.folds.strategy,
-        "candidates": len(fit.search.leaderboard),
-        "seconds": fit.seconds,
-        "budget": seconds,
-        "created_at": utcnow().isoformat(timespec="seconds"),
-        "metrics": metrics,
-        "leaderboard": fit.leaderboard,
-        "importance": fit.feature_importance,
-        "notes": fit.problem.notes,
-    }
-    md = card.markdown(facts)
-    ensemble.info.update(
-        {
-            "model_card_md": md,
-            "model_card_html": card.to_html(md),
-            "test_source": test_source,
-            "budget_s": seconds,
-        }
+    attach_card(
+        fit,
+        model=model,
+        target=target,
+        dataset=dv.ref,
+        train_rows=len(frame),
+        budget_s=seconds,
+        metrics=metrics,
+        test_source=test_source,
     )
     version = ws.models.register(
         model,
@@ -163,3 +145,47 @@ def _holdout(frame: Any, target: str, fraction: float, seed: int) -> tuple[Any, 
     stratify = y if len(counts) <= 200 and counts.min() >= 2 else None
     train, test = train_test_split(frame, test_size=fraction, random_state=seed, stratify=stratify)
     return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def attach_card(
+    fit: AutoMLFit,
+    *,
+    model: str,
+    target: str,
+    dataset: str,
+    train_rows: int,
+    budget_s: float,
+    metrics: dict[str, Any],
+    test_source: str,
+) -> None:
+    """Write the model card (Markdown and HTML) of an AutoML fit into its ensemble's info."""
+    from pmle._util import utcnow
+    from pmle.automl import card
+
+    facts = {
+        "model": model,
+        "task": fit.problem.task,
+        "target": target,
+        "classes": fit.problem.classes,
+        "dataset": dataset,
+        "train_rows": train_rows,
+        "objective": fit.objective.name,
+        "validation": fit.search.folds.strategy,
+        "candidates": len(fit.search.leaderboard),
+        "seconds": fit.seconds,
+        "budget": float(budget_s),
+        "created_at": utcnow().isoformat(timespec="seconds"),
+        "metrics": metrics,
+        "leaderboard": fit.leaderboard,
+        "importance": fit.feature_importance,
+        "notes": fit.problem.notes,
+    }
+    md = card.markdown(facts)
+    fit.model.info.update(
+        {
+            "model_card_md": md,
+            "model_card_html": card.to_html(md),
+            "test_source": test_source,
+            "budget_s": float(budget_s),
+        }
+    )

@@ -131,9 +131,8 @@ def automl_train_step(
     """Train AutoML on `dataset` (or the file `path`) for `target` within `budget_s` seconds,
     measure it on a held-out `test_fraction` and save it to `model_dir` (a pmle model folder
     with metrics and a model card). `.metadata` is the Model artifact's metadata."""
-    from pmle._util import utcnow
-    from pmle.automl import card
     from pmle.automl.fit import evaluate, fit_automl
+    from pmle.automl.job import attach_card
     from pmle.models.format import save_model
 
     data = load_training_data(ws, dataset, path)
@@ -155,32 +154,15 @@ def automl_train_step(
         **{f"test_{k}": v for k, v in test_metrics.items()},
     }
     source = f"{test_fraction:.0%} of {data.label} held out (seed {seed})"  # as pmle.automl says it
-    facts = {
-        "model": f"AutoML → {target} (pipeline)",
-        "task": fit.problem.task,
-        "target": target,
-        "classes": fit.problem.classes,
-        "dataset": data.label,
-        "train_rows": len(train),
-        "objective": fit.objective.name,
-        "validation": fit.search.folds.strategy,
-        "candidates": len(fit.search.leaderboard),
-        "seconds": fit.seconds,
-        "budget": float(budget_s),
-        "created_at": utcnow().isoformat(timespec="seconds"),
-        "metrics": metrics,
-        "leaderboard": fit.leaderboard,
-        "importance": fit.feature_importance,
-        "notes": fit.problem.notes,
-    }
-    md = card.markdown(facts)
-    ensemble.info.update(
-        {
-            "model_card_md": md,
-            "model_card_html": card.to_html(md),
-            "test_source": source,
-            "budget_s": float(budget_s),
-        }
+    attach_card(
+        fit,
+        model=f"AutoML → {target} (pipeline)",
+        target=target,
+        dataset=data.label,
+        train_rows=len(train),
+        budget_s=float(budget_s),
+        metrics=metrics,
+        test_source=source,
     )
     lineage = (
         {"inputs": [_describe(ws, data.lineage_artifact_id)]}
