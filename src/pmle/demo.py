@@ -2,7 +2,9 @@
 
 Import a real dataset shipped with pmle (telco customer churn), profile it, split it
 deterministically, train an AutoML model on the training split within a short budget, register
-it with the alias `champion`, and show the lineage recorded on the way. Then automate it: run
+it with the alias `champion`, and show the lineage recorded on the way. Train a BigQuery ML
+logistic regression with one SQL statement and compare it with the champion in one query. Then
+automate it: run
 pmle's training pipeline (KFP v2: validate → AutoML → gate → register → deploy) on the training
 split, run it again from the cache, and walk the pipeline model's lineage. Then serve it: deploy
 the champion on an endpoint, start the server on loopback, send Vertex AI requests over HTTP,
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from pmle.monitoring.monitors import MonitorRun
     from pmle.pipelines.runs import PipelineRun
     from pmle.serving.client import Endpoint
+    from pmle.sqlml.engine import SqlResult
     from pmle.storage.lineage import LineageGraph
     from pmle.workspace import Workspace
 
@@ -44,6 +47,18 @@ MONITOR = "churn-drift"
 PIPELINE_MODEL = "churn_pipeline"
 PIPELINE_ENDPOINT = "churn-pipeline"  # where the pipeline deploys what passed its gate
 PIPELINE_BUDGET_S = 4.0
+#: The SQL model the demo trains, and the query comparing it with the AutoML champion.
+SQL_MODEL = "churn_logreg"
+SQL_CREATE = (
+    f"CREATE OR REPLACE MODEL {SQL_MODEL} "
+    f"OPTIONS(model_type='logistic_reg', input_label_cols=['{TARGET}']) "
+    "AS SELECT * FROM churn_train"
+)
+SQL_COMPARE = (
+    "SELECT 'logistic_reg' AS model, * FROM "
+    f"ML.EVALUATE(MODEL {SQL_MODEL}, TABLE churn_test) "
+    f"UNION ALL SELECT 'automl', * FROM ML.EVALUATE(MODEL `{MODEL}@champion`, TABLE churn_test)"
+)
 #: The features the demo's drifted traffic shifts, and how.
 SHIFTED = ("monthly_charges", "contract")
 
@@ -61,6 +76,7 @@ class DemoResult:
     lineage: LineageGraph
     serving: ServingResult | None = None
     pipeline: PipelineResult | None = None
+    sql: list[SqlResult] | None = None  # CREATE MODEL, then the comparison
 
 
 @dataclass
@@ -109,6 +125,7 @@ def run_demo(
     on_automl_event: Callable[[str, dict[str, Any]], None] | None = None,
     serve: bool = True,
     pipeline: bool = True,
+    sql: bool = True,
 ) -> DemoResult:
     """Run the demo in `ws`; `on_step(name, result)` lets an interface show progress."""
     from pmle.automl import train
@@ -135,9 +152,18 @@ def run_demo(
     step("automl", result)
     graph = ws.lineage.upstream(result.model_version.lineage_artifact_id or 0)
     step("lineage", graph)
+    sql_results = sql_demo(ws, step) if sql else None
     pipelined = pipeline_demo(ws, dv, splits["train"], step) if pipeline else None
     serving = serve_demo(ws, splits["test"], splits["train"], step) if serve else None
-    return DemoResult(dv, splits, result, graph, serving, pipelined)
+    return DemoResult(dv, splits, result, graph, serving, pipelined, sql_results)
+
+
+def sql_demo(ws: Workspace, step: OnStep) -> list[SqlResult]:
+    """CREATE MODEL a logistic regression on the training split, then one query comparing
+    its test metrics with the AutoML champion's."""
+    results = ws.sql_session.execute(f"{SQL_CREATE};\n{SQL_COMPARE}")
+    step("sql", results)
+    return results
 
 
 def pipeline_demo(

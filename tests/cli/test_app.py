@@ -59,7 +59,9 @@ def test_sql_formats_and_errors(ws: Workspace, churn_csv: Path) -> None:
     res = runner.invoke(app, [*base, "SELECT count(*) AS n FROM churn", "--format", "json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output) == [{"n": 7043}]
-    res = runner.invoke(app, [*base, "SELECT contract FROM churn ORDER BY 1 LIMIT 2", "-f", "csv"])
+    res = runner.invoke(
+        app, [*base, "SELECT contract FROM churn ORDER BY 1 LIMIT 2", "--format", "csv"]
+    )
     assert res.output.splitlines() == ['"contract"', '"Month-to-month"', '"Month-to-month"']
     res = runner.invoke(app, [*base, "SELECT tenure FROM churn", "--limit", "3"])
     assert res.exit_code == 0 and "7,040 more rows" in res.output
@@ -113,6 +115,9 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         "5 of 5 tasks from the cache",
         "deploy-model",
         "Lineage of churn_pipeline@1",
+        "SQL model",
+        "created model churn_logreg@1",
+        "logistic_reg",
         "Vertex AI :predict over HTTP",
         "Canary",
         "(challenger)",
@@ -132,6 +137,14 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         "churn_test",
     }
     assert demo_ws.models.get("churn@champion").version == 1
+    # the SQL model, compared with the champion on the test split in one query
+    assert demo_ws.models.get("churn_logreg").task == "binary"
+    (evaluated,) = demo_ws.sql(
+        "SELECT roc_auc FROM ML.EVALUATE(MODEL churn_logreg, TABLE churn_test)"
+    ).to_pylist()
+    assert 0.7 < evaluated["roc_auc"] <= 1
+    automl_line = next(line for line in res.stdout.splitlines() if "│ automl" in line)
+    assert len(automl_line.split("│")) == 9  # model + the six metrics, framed
     # the training pipeline registered its own model, linked through its tasks to the data
     (first, cached) = reversed(demo_ws.pipelines.list("pmle-training"))
     assert first.succeeded and cached.succeeded

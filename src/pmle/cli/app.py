@@ -17,6 +17,7 @@ from pmle.cli import (
     monitors_cmd,
     pipelines_cmd,
     serving_cmd,
+    sql_cmd,
 )
 from pmle.cli._common import console, handle_errors, open_ws, print_json, state
 
@@ -98,51 +99,6 @@ def info(
 
 @app.command()
 @handle_errors
-def sql(
-    query: Annotated[str, typer.Argument(help='DuckDB SQL; datasets are views (churn, "churn@2")')],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json")] = "table",
-    limit: Annotated[int, typer.Option("--limit", "-n", help="rows shown in a table")] = 50,
-) -> None:
-    """Run SQL over the warehouse and print the result."""
-    from pmle.errors import InvalidInput
-
-    if fmt not in {"table", "csv", "json"}:
-        raise InvalidInput(f"unknown output format {fmt!r}", hint="use table, csv or json")
-    result = open_ws().warehouse.query_arrow(query, read_only=False)
-    if fmt == "csv":
-        import sys
-
-        import pyarrow.csv as pacsv
-
-        buf = __import__("io").BytesIO()
-        pacsv.write_csv(result, buf)
-        sys.stdout.write(buf.getvalue().decode())
-        return
-    if fmt == "json":
-        print_json(result.to_pylist())
-        return
-    out = console()
-    if result.num_columns == 0:
-        out.print("[green]✓[/] done")
-        return
-    from rich.table import Table
-
-    from pmle.cli._render import fmt_num
-
-    table = Table()
-    for name in result.column_names:
-        table.add_column(name)
-    for row in result.slice(0, limit).to_pylist():
-        table.add_row(*(fmt_num(v) for v in row.values()))
-    out.print(table)
-    if result.num_rows > limit:
-        out.print(f"[dim]{result.num_rows - limit:,} more rows (--limit, or --format csv)[/]")
-    else:
-        out.print(f"[dim]{result.num_rows:,} rows[/]")
-
-
-@app.command()
-@handle_errors
 def lineage(
     artifact: Annotated[
         str, typer.Argument(help="churn@2, dataset:churn, model:churn@champion or #ID")
@@ -215,12 +171,20 @@ def demo(
         elif name == "lineage":
             out.print("\n[bold]4. Lineage[/] of the champion model")
             out.print(lineage_tree(result))
+        elif name == "sql":
+            from pmle.cli.sql_cmd import print_results
+            from pmle.demo import SQL_COMPARE, SQL_CREATE
+
+            out.print("\n[bold]5. SQL model[/] (BigQuery ML on DuckDB), compared with the champion")
+            out.print(f"   [dim]{SQL_CREATE}[/]")
+            out.print(f"   [dim]{SQL_COMPARE}[/]")
+            print_results(out, result)
         elif name == "pipeline":
             from pmle.cli.pipelines_cmd import dag_tree
             from pmle.demo import PIPELINE_MODEL
 
             out.print(
-                f"\n[bold]5. Pipeline[/] [bold]{result.name}[/] (Kubeflow Pipelines v2, run "
+                f"\n[bold]6. Pipeline[/] [bold]{result.name}[/] (Kubeflow Pipelines v2, run "
                 f"locally): validate {result.params['dataset']} against "
                 f"{result.params['baseline']} → AutoML → gate on {PIPELINE_MODEL}@champion → "
                 f"register → deploy to endpoint {result.params['endpoint']}"
@@ -242,14 +206,14 @@ def demo(
             out.print(lineage_tree(graph))
         elif name == "server":
             out.print(
-                f"\n[bold]6. Serve[/] churn@champion on endpoint [bold]churn[/] at {result} "
+                f"\n[bold]7. Serve[/] churn@champion on endpoint [bold]churn[/] at {result} "
                 "(Vertex AI, KServe V1 and V2 routes)"
             )
         elif name == "predictions":
             out.print(predictions_table(*result))
         elif name == "canary":
             out.print(
-                f"\n[bold]7. Canary[/]: a plain LightGBM challenger deployed as id "
+                f"\n[bold]8. Canary[/]: a plain LightGBM challenger deployed as id "
                 f"{result.challenger_id} at 10 % traffic; {sum(result.served_by.values())} "
                 "requests were answered by:"
             )
@@ -258,7 +222,7 @@ def demo(
                 out.print(f"   deployed model {dm} ({role}): {n}")
         elif name == "monitor":
             out.print(
-                f"\n[bold]8. Monitor[/] [bold]{result.name}[/] on endpoint {result.endpoint}: "
+                f"\n[bold]9. Monitor[/] [bold]{result.name}[/] on endpoint {result.endpoint}: "
                 f"skew against {result.baseline['source']} and drift between windows, "
                 f"{len(result.features)} features, threshold {result.config['default_threshold']:g}"
             )
@@ -275,7 +239,7 @@ def demo(
         elif name == "explanation":
             from pmle.cli.explain_cmd import print_explanation
 
-            out.print("\n[bold]9. Explain[/] one prediction of churn@champion")
+            out.print("\n[bold]10. Explain[/] one prediction of churn@champion")
             print_explanation(out, result.explanation, result.explained)
 
     try:
@@ -292,6 +256,7 @@ def demo(
     )
 
 
+sql_cmd.register(app)
 serving_cmd.register(app)
 batch_cmd.register(app)
 explain_cmd.register(app)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-__all__ = ["LabelCodes", "OneHot", "is_categorical", "numeric_values"]
+__all__ = ["LabelCodes", "OneHot", "category_codes", "is_categorical", "numeric_values"]
 
 
 def is_categorical(series: pd.Series) -> bool:
@@ -43,6 +43,31 @@ def numeric_values(series: pd.Series) -> np.ndarray:
         return pd.to_numeric(series, errors="raise").astype("float64").to_numpy()
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"column {series.name!r} is not numeric: {exc}") from exc
+
+
+def category_codes(series: pd.Series, categories: list[str]) -> np.ndarray:
+    """Each value's index in `categories` (compared as text), -1 for NULL and unseen values;
+    vectorised (pandas' hash lookup), not a Python call per row."""
+    import numpy as np
+    import pandas as pd
+
+    if not categories:
+        return np.full(len(series), -1, dtype="int64")
+    if isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow":
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        # Arrow-backed text (pandas 3's default): the lookup in Arrow, no Python strings
+        found = pc.index_in(pa.array(series), value_set=pa.array(categories, pa.string()))
+        return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype="int64")
+    present = series.notna().to_numpy()
+    as_text = isinstance(series.dtype, pd.StringDtype) or (
+        series.dtype == object and pd.api.types.infer_dtype(series, skipna=True) == "string"
+    )
+    text = series if as_text else series.astype(str)
+    codes = np.asarray(pd.Categorical(text, categories=categories).codes, dtype="int64")
+    codes[~present] = -1
+    return codes
 
 
 @dataclass
@@ -88,7 +113,8 @@ class OneHot:
 
         n = len(frame)
         width = len(self.numeric) + sum(len(c) for c in self.categorical.values())
-        out = np.zeros((n, width), dtype="float64")
+        # column-major: each feature is written as one contiguous column
+        out = np.zeros((n, width), dtype="float64", order="F")
         for i, column in enumerate(self.numeric):
             values = numeric_values(frame[column])
             values = np.where(np.isnan(values), self.means[i], values)
@@ -97,11 +123,7 @@ class OneHot:
             out[:, i] = values
         offset = len(self.numeric)
         for column, cats in self.categorical.items():
-            index = {c: j for j, c in enumerate(cats)}
-            codes = frame[column].map(
-                lambda v, index=index: index.get(str(v), -1) if v is not None else -1
-            )
-            codes = codes.fillna(-1).astype("int64").to_numpy()
+            codes = category_codes(frame[column], cats)
             rows = np.nonzero(codes >= 0)[0]
             out[rows, offset + codes[rows]] = 1.0
             offset += len(cats)
@@ -144,16 +166,8 @@ class LabelCodes:
         out: dict[str, Any] = {}
         for column in self.columns:
             if column in self.categorical:
-                index = {c: float(j) for j, c in enumerate(self.categorical[column])}
-                out[column] = (
-                    frame[column]
-                    .map(
-                        lambda v, index=index: (
-                            index.get(str(v), np.nan) if v is not None else np.nan
-                        )
-                    )
-                    .astype("float64")
-                )
+                codes = category_codes(frame[column], self.categorical[column])
+                out[column] = np.where(codes >= 0, codes, np.nan)
             else:
                 out[column] = numeric_values(frame[column])
         return pd.DataFrame(out, index=frame.index)

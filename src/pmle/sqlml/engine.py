@@ -137,7 +137,7 @@ class SqlSession:
 
         text = f"{prefix} {sql}" if prefix else sql
         try:
-            return con.sql(_dialect(self._rewrite(con, text))).df()
+            return _to_pandas(con.sql(_dialect(self._rewrite(con, text))))
         except duckdb.Error as exc:
             raise InvalidInput(f"SQL error: {_first_line(exc)}") from None
 
@@ -250,6 +250,37 @@ class SqlSession:
         return SqlResult(
             f"DROP MODEL {stmt.name}", "dropped", message=f"dropped model {stmt.name} ({count})"
         )
+
+
+#: DuckDB types read through Arrow (a nullable integer / BOOLEAN column as pandas' nullable
+#: dtype, as DuckDB's own `.df()` gives it); any other type falls back to `.df()`.
+_ARROW_READ = {
+    "BIGINT": "Int64",
+    "INTEGER": "Int32",
+    "SMALLINT": "Int16",
+    "TINYINT": "Int8",
+    "BOOLEAN": "boolean",
+    "DOUBLE": None,
+    "FLOAT": None,
+    "VARCHAR": None,
+}
+
+
+def _to_pandas(rel: duckdb.DuckDBPyRelation) -> pd.DataFrame:
+    """The relation's rows as DuckDB's `.df()` gives them, through Arrow when every column
+    has a plain type: DuckDB's own conversion of strings to pandas is about five times
+    slower (a 1M-row training query: 2.5 s against 0.5 s)."""
+    types = [str(t) for t in rel.types]
+    if not all(t in _ARROW_READ for t in types):
+        return rel.df()
+    table = rel.to_arrow_table()
+    frame = table.to_pandas()
+    for i, duck_type in enumerate(types):
+        nullable = _ARROW_READ[duck_type]
+        column = table.column(i)
+        if nullable is not None and column.null_count:
+            frame.isetitem(i, column.to_pandas().astype(nullable))
+    return frame
 
 
 _TYPES = {"FLOAT64": "DOUBLE", "INT64": "BIGINT", "BIGNUMERIC": "DECIMAL(38, 9)"}

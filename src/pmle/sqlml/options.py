@@ -100,7 +100,7 @@ _SPEC: dict[str, _Opt] = {
     "hidden_units": _o("int_list", {"dnn"}),
     "activation_fn": _o("str", {"dnn"}, "RELU", "RELU6", "CRELU", "ELU", "SELU", "SIGMOID", "TANH"),
     "batch_size": _o("int", {"dnn"}, lo=1),
-    "dropout": _o("float", {"dnn"}, lo=0.0, hi=1.0),
+    "dropout": _o("float", {"dnn", "boosted_tree"}, lo=0.0, hi=1.0),  # DART's drop rate
     "optimizer": _o("str", {"dnn"}, "ADAGRAD", "ADAM", "FTRL", "RMSPROP", "SGD"),
     # AutoML
     "budget_hours": _o("float", {"automl"}, lo=0.0, hi=72.0),

@@ -401,6 +401,13 @@ def _value(cur: _Cursor) -> Any:
             if cur.accept_op("]"):
                 return values
             cur.expect_op(",")
+    if tok.kind == "op" and tok.text == "(":  # a tuple: non_seasonal_order=(1, 1, 1)
+        cur.next()
+        items = [_value(cur)]
+        while not cur.accept_op(")"):
+            cur.expect_op(",")
+            items.append(_value(cur))
+        return tuple(items)
     if tok.is_word("STRUCT"):
         cur.next()
         cur.expect_op("(")

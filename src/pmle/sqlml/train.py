@@ -35,6 +35,7 @@ def train_model(
     input rows (for the registry's signature)."""
     from pmle.sqlml.model import SqlModel, family_module
     from pmle.sqlml.split import split_mask
+    from pmle.sqlml.validate import STATS_KEY, training_statistics
 
     if frame.empty:
         raise InvalidInput(f"the training query of {stmt.name} returned no rows")
@@ -73,7 +74,10 @@ def train_model(
         raise InvalidInput(f"{stmt.name}: the training query has no feature columns")
     inputs_frame = frame[[c for c in raw_columns if c != label]]
     inputs = _duck_types(inputs_frame)
-    mask = split_mask(data, options) if options.family != "automl" else None
+    # only supervised models hold rows out (k-means, PCA, matrix factorization and
+    # ARIMA_PLUS train on every row; a random split would tear a time series apart)
+    held_out = options.supervised and options.family != "automl"
+    mask = split_mask(data, options) if held_out else None
     train = data if mask is None else data[~mask]
     evaluation = None if mask is None else data[mask]
     module = family_module(options.family)
@@ -89,7 +93,7 @@ def train_model(
         transform=transform,
         classes=fitted.classes,
         training_info=fitted.training_info,
-        extra=fitted.extra,
+        extra={**fitted.extra, STATS_KEY: training_statistics(inputs_frame, inputs)},
     )
     scored = evaluation if evaluation is not None else train
     evaluate = getattr(module, "evaluate", None)

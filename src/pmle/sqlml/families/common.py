@@ -13,7 +13,14 @@ if TYPE_CHECKING:
 
     from pmle.sqlml.options import Options
 
-__all__ = ["Fitted", "class_labels", "class_weight", "probs_column", "python_value"]
+__all__ = [
+    "Fitted",
+    "class_labels",
+    "class_weight",
+    "probs_column",
+    "python_value",
+    "scored_rows",
+]
 
 
 @dataclass
@@ -80,3 +87,8 @@ def probs_column(proba: np.ndarray, classes: list[Any]) -> list[list[dict[str, A
         [{"label": classes[j], "prob": float(row[j])} for j in idx]
         for row, idx in zip(proba, order, strict=True)
     ]
+
+
+def scored_rows(train: pd.DataFrame, evaluation: pd.DataFrame | None) -> pd.DataFrame:
+    """The rows a model is scored (and globally explained) on: the evaluation rows if any."""
+    return evaluation if evaluation is not None else train

@@ -21,6 +21,7 @@ from pmle.sqlml.families.common import (
     class_labels,
     class_weight,
     probs_column,
+    scored_rows,
 )
 
 if TYPE_CHECKING:
@@ -111,6 +112,8 @@ def fit(
     """Fit LINEAR_REG or LOGISTIC_REG on `train[features]` → `train[label]`."""
     import numpy as np
 
+    from pmle.sqlml.explain import fit_global_explain
+
     started = time.perf_counter()
     encoding = OneHot.fit(train, features)
     x = encoding.matrix(train)
@@ -127,7 +130,9 @@ def fit(
         if evaluation is not None:
             eval_y = evaluation[label].astype("float64").to_numpy()
             eval_loss = float(np.mean((est._scores(evaluation)[:, 0] - eval_y) ** 2))
-        return Fitted(est, None, [_info(loss, eval_loss, started)])
+        fitted = Fitted(est, None, [_info(loss, eval_loss, started)])
+        fit_global_explain(fitted, options, label, features, scored_rows(train, evaluation))
+        return fitted
     classes = class_labels(y, options.model_type)
     index = {str(c): i for i, c in enumerate(classes)}
     codes = np.array([index[str(v)] for v in y])
@@ -135,7 +140,9 @@ def fit(
     est = LinearEstimator(encoding, coef, intercept, classes)
     loss = _log_loss(est, train, label, classes)
     eval_loss = _log_loss(est, evaluation, label, classes) if evaluation is not None else None
-    return Fitted(est, classes, [_info(loss, eval_loss, started)])
+    fitted = Fitted(est, classes, [_info(loss, eval_loss, started)])
+    fit_global_explain(fitted, options, label, features, scored_rows(train, evaluation))
+    return fitted
 
 
 def _info(loss: float, eval_loss: float | None, started: float) -> dict[str, Any]:
