@@ -18,7 +18,14 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-__all__ = ["LabelCodes", "OneHot", "category_codes", "is_categorical", "numeric_values"]
+__all__ = [
+    "LabelCodes",
+    "OneHot",
+    "category_codes",
+    "is_categorical",
+    "label_codes",
+    "numeric_values",
+]
 
 
 def is_categorical(series: pd.Series) -> bool:
@@ -68,6 +75,15 @@ def category_codes(series: pd.Series, categories: list[str]) -> np.ndarray:
     codes = np.asarray(pd.Categorical(text, categories=categories).codes, dtype="int64")
     codes[~present] = -1
     return codes
+
+
+def label_codes(values: Any, classes: list[Any]) -> np.ndarray:
+    """Each label's index in `classes` (compared as text, so 1, "1" and True / "True" match
+    as they print), -1 for NULL and labels outside `classes`; vectorised."""
+    import pandas as pd
+
+    series = values if isinstance(values, pd.Series) else pd.Series(values)
+    return category_codes(series.reset_index(drop=True), [str(c) for c in classes])
 
 
 @dataclass

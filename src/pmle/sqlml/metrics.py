@@ -49,10 +49,9 @@ def _hard(proba: np.ndarray, classes: list[Any], threshold: float) -> np.ndarray
 
 
 def _codes(y: np.ndarray, classes: list[Any]) -> np.ndarray:
-    import numpy as np
+    from pmle.sqlml.encoding import label_codes
 
-    index = {str(c): i for i, c in enumerate(classes)}
-    return np.array([index.get(str(v), -1) for v in y])
+    return label_codes(y, classes)
 
 
 def classification_metrics(

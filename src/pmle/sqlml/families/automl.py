@@ -152,9 +152,10 @@ def fit(
         pred = np.asarray(ensemble.predict(train), dtype="float64")
         loss = float(np.mean((pred - y.astype("float64").to_numpy()) ** 2))
     else:
+        from pmle.sqlml.encoding import label_codes
+
         proba = np.clip(estimator.predict_proba(train), 1e-15, 1.0)
-        index = {str(c): i for i, c in enumerate(fitted_classes)}
-        codes = np.array([index.get(str(v), -1) for v in y])
+        codes = label_codes(y, fitted_classes)
         keep = codes >= 0
         loss = float(-np.mean(np.log(proba[keep, codes[keep]])))
     info = {

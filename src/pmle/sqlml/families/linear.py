@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pmle.sqlml.encoding import OneHot
+from pmle.sqlml.encoding import OneHot, label_codes
 from pmle.sqlml.families.common import (
     Fitted,
     class_labels,
@@ -134,8 +134,7 @@ def fit(
         fit_global_explain(fitted, options, label, features, scored_rows(train, evaluation))
         return fitted
     classes = class_labels(y, options.model_type)
-    index = {str(c): i for i, c in enumerate(classes)}
-    codes = np.array([index[str(v)] for v in y])
+    codes = label_codes(y, classes)
     coef, intercept = _logistic(x, codes, len(classes), l1, l2, options, classes, fit_intercept)
     est = LinearEstimator(encoding, coef, intercept, classes)
     loss = _log_loss(est, train, label, classes)
@@ -230,7 +229,6 @@ def _log_loss(est: LinearEstimator, frame: pd.DataFrame, label: str, classes: li
     import numpy as np
 
     proba = np.clip(est.predict_proba(frame), 1e-15, 1.0)
-    index = {str(c): i for i, c in enumerate(classes)}
-    codes = np.array([index.get(str(v), -1) for v in frame[label]])
+    codes = label_codes(frame[label], classes)
     keep = codes >= 0
     return float(-np.mean(np.log(proba[keep, codes[keep]])))

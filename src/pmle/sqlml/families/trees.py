@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pmle.errors import InvalidInput
-from pmle.sqlml.encoding import LabelCodes
+from pmle.sqlml.encoding import LabelCodes, label_codes
 from pmle.sqlml.families.common import Fitted, class_labels, class_weight, probs_column
 
 if TYPE_CHECKING:
@@ -148,14 +148,6 @@ def load(directory: Path, state: dict[str, Any]) -> TreeEstimator:
     except (OSError, lgb.basic.LightGBMError) as exc:
         raise InvalidInput(f"cannot read the tree model in {directory}: {exc}") from exc
     return TreeEstimator(LabelCodes.from_dict(state["encoding"]), booster, state.get("classes"))
-
-
-def label_codes(y: pd.Series, classes: list[Any]) -> np.ndarray:
-    """Class indexes of the labels (-1 for a label outside `classes`)."""
-    import numpy as np
-
-    index = {str(c): i for i, c in enumerate(classes)}
-    return np.array([index.get(str(v), -1) for v in y], dtype="int64")
 
 
 def row_weights(options: Options, classes: list[Any], codes: np.ndarray) -> np.ndarray | None:
