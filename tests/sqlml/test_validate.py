@@ -199,3 +199,19 @@ def test_drift_errors(drift_ws: Workspace) -> None:
             "SELECT * FROM ML.VALIDATE_DATA_DRIFT(TABLE same_rows, "
             "(SELECT * FROM moved_rows WHERE false))"
         )
+
+
+def test_training_statistics_sample_large_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from pmle.sqlml import validate
+
+    frame = pd.DataFrame({"x": np.arange(1000, dtype="float64"), "s": ["a", "b"] * 500})
+    types = {"x": "DOUBLE", "s": "VARCHAR"}
+    full = validate.training_statistics(frame, types)
+    monkeypatch.setattr(validate, "STATS_MAX_ROWS", 100)
+    sampled = validate.training_statistics(frame, types)
+    assert sampled["rows"] == full["rows"] == 1000
+    assert sampled["histograms"].keys() == full["histograms"].keys()
+    assert sampled != full  # built from the 100 evenly spaced rows, not all 1000
