@@ -66,7 +66,8 @@ def train_model(
                 hint=f"columns: {', '.join(map(str, data.columns))}; set input_label_cols",
             )
         keep = data[label].notna().to_numpy()
-        data, frame = data[keep], frame[keep]
+        if not keep.all():  # rows without a label do not train (no copy when all have one)
+            data, frame = data[keep], frame[keep]
         if data.empty:
             raise InvalidInput(f"every row of the training query has a NULL {label!r}")
     features = [c for c in data.columns if c not in {label, split_col}]
