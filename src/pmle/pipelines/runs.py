@@ -389,13 +389,18 @@ class Pipelines:
                 record, cache_hit=cache.is_hit(out_dir), reused=cache.is_reused(out_dir)
             )
             if not record.is_group and not summary["reused"]:
-                with write_lock:
-                    self._record_lineage(run, record, summary)
+                if summary["cacheHit"]:  # its artifacts are in the graph already: write later
+                    with journal_lock:
+                        cached.append((record, summary))
+                else:
+                    with write_lock:
+                        self._record_lineage(run, [(record, summary)])
             with journal_lock:
                 append_journal(root, summary)
             if on_task is not None:
                 on_task(summary)
 
+        cached: list[tuple[TaskRecord, dict[str, Any]]] = []
         cancel, finished = threading.Event(), threading.Event()
         _ACTIVE[run.id] = cancel
         limiter = None
@@ -423,6 +428,9 @@ class Pipelines:
                 limiter=limiter,
                 containers=options.get("containers") or "local",
             )
+            if cached:  # the cache hits' executions, in one transaction
+                with write_lock:
+                    self._record_lineage(run, cached)
             tasks = merge_tasks(previous or [], read_journal(root))
             state = outcome.state
             failed = [s["key"] for s in tasks if s["state"] == "FAILED" and not s["isGroup"]]
@@ -475,26 +483,30 @@ class Pipelines:
         return {"PMLE_WORKSPACE": str(self._ws.root)}
 
     def _record_lineage(
-        self, run: PipelineRun, record: TaskRecord, summary: dict[str, Any]
+        self, run: PipelineRun, finished: list[tuple[TaskRecord, dict[str, Any]]]
     ) -> None:
+        """Finished leaf tasks as executions of the lineage graph, in one transaction."""
         from pmle.pipelines.lineage import record_task
 
-        state = {"SUCCEEDED": "CACHED" if summary["cacheHit"] else "COMPLETE", "FAILED": "FAILED"}
-        if record.state not in state or record.start is None:
-            return  # skipped or cancelled: nothing ran
+        ended = {"SUCCEEDED", "FAILED"}  # skipped or cancelled tasks did not run
+        ran = [(r, s) for r, s in finished if r.state in ended and r.start is not None]
+        if not ran:
+            return
         with self._ws.engine.begin() as conn:
-            record_task(
-                conn,
-                self._ws.lineage,
-                run_name=run.run_name,
-                run_id=run.id,
-                key=record.key,
-                component=record.component,
-                state=state[record.state],
-                parameters=record.input_parameters,
-                inputs=record.input_artifacts,
-                outputs=record.artifacts,
-            )
+            for record, summary in ran:
+                state = "FAILED" if record.state == "FAILED" else "COMPLETE"
+                record_task(
+                    conn,
+                    self._ws.lineage,
+                    run_name=run.run_name,
+                    run_id=run.id,
+                    key=record.key,
+                    component=record.component,
+                    state="CACHED" if summary["cacheHit"] else state,
+                    parameters=record.input_parameters,
+                    inputs=record.input_artifacts,
+                    outputs=record.artifacts,
+                )
 
     def delete(self, run_id: int | str) -> PipelineRun:
         """Delete an ended run: its record, its folder (task outputs and logs) and the cache
