@@ -179,3 +179,16 @@ def test_bad_input(series_ws: Workspace) -> None:
     )
     with pytest.raises(InvalidInput, match=r"ML\.FORECAST"):
         ws.sql(f"SELECT * FROM ML.PREDICT(MODEL ok, ({SUNSPOTS}))")
+
+
+def test_unmodelled_options_are_refused(ws: Workspace) -> None:
+    ws.sql(
+        "CREATE TABLE s AS SELECT DATE '2020-01-01' + INTERVAL (i) DAY AS d, i % 7 + i / 10 AS y "
+        "FROM range(60) t(i)"
+    )
+    for option in ("holiday_region='US'", "clean_spikes_and_dips=TRUE", "adjust_step_changes=TRUE"):
+        with pytest.raises(InvalidInput, match="does not model"):
+            ws.sql(
+                "CREATE MODEL f OPTIONS(model_type='ARIMA_PLUS', time_series_timestamp_col='d', "
+                f"time_series_data_col='y', {option}) AS SELECT * FROM s"
+            )

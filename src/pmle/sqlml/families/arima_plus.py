@@ -13,7 +13,7 @@ Forecasts for the model's `horizon` (default 1000) are computed at training from
 statsmodels ARIMA and stored with its parameters (NumPy arrays and JSON, no pickles), so
 ML.FORECAST, ML.EXPLAIN_FORECAST and ML.DETECT_ANOMALIES need no refit.
 Spikes-and-dips cleaning, step-change adjustment and holiday effects are not modelled (their
-flags read FALSE).
+flags read FALSE; asking for them is an error).
 """
 
 from __future__ import annotations
@@ -394,6 +394,24 @@ def _stack(seasonal: dict[str, np.ndarray], n: int, horizon: int) -> dict[str, n
     return {"seasonal": stacked[:, :n], "seasonal_future": stacked[:, n:]}
 
 
+def _refuse_unmodelled(options: Options) -> None:
+    """Options asking for what is not modelled here are an error, not silently ignored (left
+    unset, BigQuery ML's TRUE defaults of the two flags act as FALSE: see the docstring)."""
+    asked = [
+        name
+        for name in ("clean_spikes_and_dips", "adjust_step_changes")
+        if options.given.get(name) is True
+    ]
+    region = options.given.get("holiday_region")
+    if region not in (None, "NONE", ["NONE"]):
+        asked.append("holiday_region")
+    if asked:
+        raise InvalidInput(
+            f"ARIMA_PLUS here does not model {', '.join(asked)}",
+            hint="leave the option(s) out; spikes, step changes and holidays are not modelled",
+        )
+
+
 def fit(
     train: pd.DataFrame,
     evaluation: pd.DataFrame | None,
@@ -405,6 +423,7 @@ def fit(
     import pandas as pd
 
     started = time.perf_counter()
+    _refuse_unmodelled(options)
     ts_col = options.get("time_series_timestamp_col")
     data_col = options.get("time_series_data_col")
     for name, value in (("time_series_timestamp_col", ts_col), ("time_series_data_col", data_col)):
