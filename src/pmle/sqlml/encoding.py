@@ -174,6 +174,19 @@ class LabelCodes:
                 enc.categorical[column] = sorted({str(v) for v in frame[column].dropna().unique()})
         return enc
 
+    def matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        """The encoded columns as one float64 array (missing: NaN), built in place."""
+        import numpy as np
+
+        out = np.empty((len(frame), len(self.columns)), dtype="float64", order="F")
+        for j, column in enumerate(self.columns):
+            if column in self.categorical:
+                codes = category_codes(frame[column], self.categorical[column])
+                out[:, j] = np.where(codes >= 0, codes, np.nan)
+            else:
+                out[:, j] = numeric_values(frame[column])
+        return out
+
     def frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The encoded columns as float64 (missing: NaN)."""
         import numpy as np

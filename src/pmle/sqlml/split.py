@@ -49,9 +49,10 @@ def _random(frame: pd.DataFrame, fraction: float) -> np.ndarray:
     import numpy as np
 
     n_eval = round(len(frame) * fraction)
-    order = np.argsort(_hashes(frame), kind="stable")
     mask = np.zeros(len(frame), dtype=bool)
-    mask[order[:n_eval]] = True
+    if n_eval:  # the rows with the n_eval smallest hashes (no full sort needed)
+        hashes = _hashes(frame)
+        mask[np.argpartition(hashes, n_eval - 1)[:n_eval]] = True
     return mask
 
 

@@ -51,7 +51,7 @@ class TreeEstimator:
 
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:
         """The encoded feature matrix (float64, NaN for missing)."""
-        return self.encoding.frame(frame).to_numpy(dtype="float64")
+        return self.encoding.matrix(frame)
 
     def raw_scores(self, frame: pd.DataFrame) -> np.ndarray:
         """Raw scores (rows × 1, or rows × classes for multiclass): log-odds or values."""
@@ -251,7 +251,7 @@ def train(
     started = time.perf_counter()
     encoding = LabelCodes.fit(train_rows, features)
     classes = class_labels(train_rows[label], options.model_type) if options.classifier else None
-    x = encoding.frame(train_rows).to_numpy(dtype="float64")
+    x = encoding.matrix(train_rows)
     weight = None
     if classes is not None:
         y = label_codes(train_rows[label], classes)
@@ -261,7 +261,7 @@ def train(
     data = lgb.Dataset(x, y, weight=weight, free_raw_data=False, params={"verbose": -1})
     valid_sets, names = [data], ["training"]
     if evaluation is not None:
-        ex = encoding.frame(evaluation).to_numpy(dtype="float64")
+        ex = encoding.matrix(evaluation)
         if classes is not None:
             ey = label_codes(evaluation[label], classes)
             keep = ey >= 0  # labels unseen in training cannot be scored
