@@ -169,3 +169,24 @@ def test_killed_run_is_marked_failed_and_retried(ws: Workspace, tmp_path: Path) 
     finally:
         release.touch()
         proc.kill()
+
+
+def test_a_pool_that_cannot_start_fails_the_run(
+    ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pmle.errors import ServerUnavailable
+    from pmle.pipelines import ray_runner
+
+    def unreachable(self, *args, **kwargs):
+        raise ServerUnavailable("cannot reach the Ray cluster at ray://nowhere:10001")
+
+    monkeypatch.setattr(ray_runner.RayTaskPool, "__init__", unreachable)
+    path = tmp_path / "flaky.py"
+    path.write_text(src.FLAKY)
+    with pytest.raises(ServerUnavailable):
+        ws.pipelines.run(path, {"marker": str(path)}, runner="ray")
+    (run,) = ws.pipelines.list()
+    assert run.state == "FAILED" and "Ray cluster" in (run.error or "")
+    with pytest.raises(ServerUnavailable):  # still unreachable: failed again, not stuck
+        ws.pipelines.retry(run.id)
+    assert ws.pipelines.get(run.id).state == "FAILED"

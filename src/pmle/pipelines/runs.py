@@ -47,8 +47,8 @@ __all__ = ["PipelineRun", "Pipelines", "parse_params"]
 
 TaskHook = Callable[[dict[str, Any]], None]
 
-# Runs executing in this process: run id → the event that cancels it.
-_ACTIVE: dict[int, threading.Event] = {}
+# Runs executing in this process: (metadata database, run id) → the event that cancels it.
+_ACTIVE: dict[tuple[str, int], threading.Event] = {}
 _CANCEL_POLL_S = 0.1
 
 
@@ -149,14 +149,12 @@ class Pipelines:
         `runner="ray"` runs every task as a Ray task (at `ray_address`, `$RAY_ADDRESS` or a
         local Ray started for the run). `containers`: where container components run —
         `auto` (Docker when an engine answers, else local processes), `local` or `docker`."""
-        from sqlalchemy import insert, update
 
         from pmle.pipelines.bindings import parse_arguments
         from pmle.pipelines.compile import load_any_text
         from pmle.pipelines.docker import resolve_runtime
         from pmle.pipelines.ray_runner import check_runner
         from pmle.pipelines.support import check_supported
-        from pmle.storage.schema import pipeline_runs as t
 
         _check_parallel(max_parallel)
         check_runner(runner)
@@ -190,10 +188,42 @@ class Pipelines:
             "rayAddress": ray_address,
             "containers": runtime,
         }
+        try:
+            run_id = self._insert_run(
+                spec.name, path_spec, arguments, options, schedule_id=schedule_id, trigger=trigger
+            )
+        except BaseException:
+            for pool in early:
+                pool.close()
+            raise
+        return self._execute(
+            self.get(run_id),
+            spec,
+            arguments,
+            on_task=on_task,
+            pool=early[0] if early else None,
+            spec_text=text,
+        )
+
+    def _insert_run(
+        self,
+        name: str,
+        path_spec: str | Path,
+        arguments: dict[str, Any],
+        options: dict[str, Any],
+        *,
+        schedule_id: int | None,
+        trigger: str | None,
+    ) -> int:
+        """Record a new RUNNING run owned by this process; its id."""
+        from sqlalchemy import insert, update
+
+        from pmle.storage.schema import pipeline_runs as t
+
         with self._ws.engine.begin() as conn:
             inserted = conn.execute(
                 insert(t).values(
-                    name=spec.name,
+                    name=name,
                     run_name="",
                     state="RUNNING",
                     source=str(path_spec),
@@ -211,17 +241,12 @@ class Pipelines:
             key = inserted.inserted_primary_key
             assert key is not None
             run_id = int(key[0])
-            root = self.runs_dir / str(run_id)
             conn.execute(
                 update(t)
                 .where(t.c.id == run_id)
-                .values(run_name=f"{spec.name}-{run_id}", root_dir=str(root))
+                .values(run_name=f"{name}-{run_id}", root_dir=str(self.runs_dir / str(run_id)))
             )
-        root.mkdir(parents=True, exist_ok=True)
-        (root / SPEC_FILE).write_text(text, encoding="utf-8")
-        return self._execute(
-            self.get(run_id), spec, arguments, on_task=on_task, pool=early[0] if early else None
-        )
+        return run_id
 
     def retry(
         self,
@@ -259,6 +284,7 @@ class Pipelines:
         options = before.options
         if max_parallel is not None:
             options["maxParallel"] = max_parallel
+        (Path(before.root_dir) / CANCEL_FILE).unlink(missing_ok=True)  # an old request only
         with self._ws.engine.begin() as conn:
             claimed = conn.execute(
                 update(t)
@@ -275,7 +301,6 @@ class Pipelines:
             ).rowcount
         if claimed != 1:
             raise Conflict(f"pipeline run {before.id} was retried by someone else meanwhile")
-        (Path(before.root_dir) / CANCEL_FILE).unlink(missing_ok=True)
         return self._execute(
             self.get(before.id), spec, dict(before.params), on_task=on_task, previous=before.tasks
         )
@@ -289,7 +314,7 @@ class Pipelines:
         run = self.get(run_id)
         if run.ended:
             raise Conflict(f"pipeline run {run.id} already ended ({run.state})")
-        event = _ACTIVE.get(run.id)
+        event = _ACTIVE.get(self._key(run.id))
         if event is not None:
             event.set()
         else:
@@ -337,9 +362,14 @@ class Pipelines:
                 marked.append(run.id)
         return marked
 
+    def _key(self, run_id: int) -> tuple[str, int]:
+        return (self._ws.metadata_url, run_id)
+
     def _mine(self, run: PipelineRun) -> bool:
         return (
-            run.owner_host == this_host() and run.owner_pid == os.getpid() and (run.id in _ACTIVE)
+            run.owner_host == this_host()
+            and run.owner_pid == os.getpid()
+            and self._key(run.id) in _ACTIVE
         )
 
     @staticmethod
@@ -356,6 +386,7 @@ class Pipelines:
         on_task: TaskHook | None,
         previous: list[dict[str, Any]] | None = None,
         pool: TaskPool | None = None,
+        spec_text: str | None = None,
     ) -> PipelineRun:
         """Run (or run again) the recorded `run` and store how it ended (in `pool`, when one
         was started for it already)."""
@@ -367,7 +398,6 @@ class Pipelines:
         from pmle.storage.schema import pipeline_runs as t
 
         root = Path(run.root_dir)
-        (root / JOURNAL).unlink(missing_ok=True)
         options = run.options
         max_parallel = options.get("maxParallel")
         # The run's threads write one at a time: SQLite serialises writers anyway, and its
@@ -402,19 +432,22 @@ class Pipelines:
 
         cached: list[tuple[TaskRecord, dict[str, Any]]] = []
         cancel, finished = threading.Event(), threading.Event()
-        _ACTIVE[run.id] = cancel
         limiter = None
-        if pool is None:
-            pool, limiter = self._pool(options)
-        watcher = threading.Thread(
-            target=_watch_cancel,
-            args=(root, cancel, finished, pool),
-            name="pmle-cancel",
-            daemon=True,
-        )
-        watcher.start()
         state, error, result = "FAILED", None, dict(run.result)
-        try:
+        try:  # from here on, however it ends, the record says so
+            root.mkdir(parents=True, exist_ok=True)
+            if spec_text is not None:
+                (root / SPEC_FILE).write_text(spec_text, encoding="utf-8")
+            (root / JOURNAL).unlink(missing_ok=True)
+            if pool is None:
+                pool, limiter = self._pool(options)
+            _ACTIVE[self._key(run.id)] = cancel
+            threading.Thread(
+                target=_watch_cancel,
+                args=(root, cancel, finished, pool),
+                name="pmle-cancel",
+                daemon=True,
+            ).start()
             outcome = run_pipeline(
                 spec,
                 arguments,
@@ -452,8 +485,9 @@ class Pipelines:
             raise
         finally:
             finished.set()  # ends the watcher
-            _ACTIVE.pop(run.id, None)
-            pool.close()
+            _ACTIVE.pop(self._key(run.id), None)
+            if pool is not None:
+                pool.close()
             (root / CANCEL_FILE).unlink(missing_ok=True)
             with self._ws.engine.begin() as conn:
                 conn.execute(

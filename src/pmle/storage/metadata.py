@@ -40,7 +40,7 @@ def create_engine(url: str, busy_timeout_s: float = 60.0) -> Engine:
         # the last connection to a WAL database closes SQLite checkpoints and deletes the log
         # (≈ 20 ms of syncs) — with a fresh connection per transaction that was every write.
         # The overflow is unbounded so many threads never wait for one. pmle starts processes
-        # with spawn or exec, never fork, so no child inherits them.
+        # with spawn or exec; a child forked by user code drops the pool (see below).
         poolclass=QueuePool,
         pool_size=4,
         max_overflow=-1,
@@ -62,6 +62,19 @@ def create_engine(url: str, busy_timeout_s: float = 60.0) -> Engine:
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
+    # a child forked by user code (multiprocessing's default on Linux) must not share the
+    # parent's pooled connections: it starts with an empty pool
+    import os
+    import weakref
+
+    ref = weakref.ref(engine)
+
+    def _after_fork() -> None:
+        alive = ref()
+        if alive is not None:
+            alive.dispose(close=False)
+
+    os.register_at_fork(after_in_child=_after_fork)
     return engine
 
 
