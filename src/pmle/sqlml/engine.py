@@ -99,13 +99,21 @@ class SqlSession:
         import duckdb
         import pyarrow as pa
 
-        with self.ws.warehouse.connect(read_only=False) as con:
-            rewritten = self._rewrite(con, text)
-            try:
-                rel = con.sql(_dialect(rewritten))
-                table = rel.to_arrow_table() if rel is not None else None
-            except duckdb.Error as exc:
-                raise InvalidInput(f"SQL error: {_first_line(exc)}") from None
+        # a query opens the warehouse read-only, so other processes' reads are not held up;
+        # a statement that turns out to write runs again on a read-write connection
+        read_only = _reads_only(text)
+        while True:
+            with self.ws.warehouse.connect(read_only=read_only) as con:
+                rewritten = self._rewrite(con, text)
+                try:
+                    rel = con.sql(_dialect(rewritten))
+                    table = rel.to_arrow_table() if rel is not None else None
+                    break
+                except duckdb.Error as exc:
+                    if read_only and "read-only" in str(exc):
+                        read_only = False
+                        continue
+                    raise InvalidInput(f"SQL error: {_first_line(exc)}") from None
         if table is None:
             return SqlResult(text, "done", pa.table({}), message="done")
         return SqlResult(text, "rows", table, message=f"{table.num_rows:,} rows")
@@ -181,9 +189,10 @@ class SqlSession:
             )
         if stmt.query is None:
             raise InvalidInput(f"CREATE MODEL {stmt.name} needs AS followed by a training query")
-        with self.ws.warehouse.connect(read_only=False) as con:
+        with self.ws.warehouse.connect(read_only=True) as con:
             frame = self.frame(con, stmt.query, None)
-            model, example = train_model(stmt, options, frame)
+        # the warehouse is closed again: training (minutes for AutoML) holds up no one
+        model, example = train_model(stmt, options, frame)
         version = self._register(stmt, model, example)
         self._models.pop(f"{version.name}@{version.version}", None)
         return SqlResult(
@@ -281,6 +290,17 @@ def _to_pandas(rel: duckdb.DuckDBPyRelation) -> pd.DataFrame:
         if nullable is not None and column.null_count:
             frame.isetitem(i, column.to_pandas().astype(nullable))
     return frame
+
+
+_READING = frozenset({"SELECT", "WITH", "FROM", "VALUES", "DESCRIBE", "SHOW", "SUMMARIZE", "TABLE"})
+
+
+def _reads_only(sql: str) -> bool:
+    """Whether a statement starts like one that only reads (SELECT, WITH, FROM, ...)."""
+    from pmle.sqlml.lexer import tokenize
+
+    first = tokenize(sql)[0]
+    return first.kind == "word" and first.upper in _READING
 
 
 _TYPES = {"FLOAT64": "DOUBLE", "INT64": "BIGINT", "BIGNUMERIC": "DECIMAL(38, 9)"}
