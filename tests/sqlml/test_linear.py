@@ -165,3 +165,61 @@ def test_bad_input(penguins_ws: Workspace) -> None:
     with pytest.raises(NotFound):
         ws.models.get("penguins_model")
     assert ws.sql_session.execute("DROP MODEL IF EXISTS penguins_model")[0].kind == "skipped"
+
+
+def test_l2_logistic_matches_sklearn_and_unsupported_options(penguins_ws: Workspace) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    ws = penguins_ws
+    ws.sql(
+        "CREATE MODEL ridge_species OPTIONS(model_type='LOGISTIC_REG', l2_reg=5.0, "
+        "input_label_cols=['species'], vertex_ai_model_version_aliases=['candidate']) AS "
+        "SELECT species, bill_length_mm, bill_depth_mm FROM penguins "
+        "WHERE bill_length_mm IS NOT NULL"
+    )
+    out = ws.sql(
+        "SELECT * FROM ML.PREDICT(MODEL ridge_species, (SELECT * FROM penguins "
+        "WHERE bill_length_mm IS NOT NULL))"
+    ).to_pandas()
+    frame = ws.datasets.to_pandas("penguins").dropna(subset=["bill_length_mm"])
+    x = frame[["bill_length_mm", "bill_depth_mm"]].to_numpy()
+    x = (x - x.mean(0)) / x.std(0, ddof=1)
+    # Σ log loss + l2·|w|²  ⇔  scikit-learn's C = 1 / (2·l2)
+    ref = LogisticRegression(C=1 / 10.0, max_iter=5000).fit(x, frame["species"])
+    probs = [max(p["prob"] for p in row) for row in out["predicted_species_probs"]]
+    assert np.allclose(probs, ref.predict_proba(x).max(axis=1), atol=1e-4)
+    assert ws.models.get("ridge_species@candidate").version == 1
+    for option in ("warm_start=TRUE", "category_encoding_method='DUMMY_ENCODING'"):
+        with pytest.raises(InvalidInput, match="does not support"):
+            ws.sql(
+                f"CREATE MODEL bad OPTIONS(model_type='LOGISTIC_REG', {option}, "
+                "input_label_cols=['species']) AS SELECT species, bill_length_mm FROM penguins"
+            )
+
+
+def test_label_checks_on_evaluation_rows(penguins_ws: Workspace) -> None:
+    ws = penguins_ws
+    ws.sql(
+        "CREATE MODEL heavy OPTIONS(model_type='logistic_reg', input_label_cols=['heavy']) AS "
+        "SELECT CAST(body_mass_g > 4000 AS INTEGER) AS heavy, flipper_length_mm FROM penguins "
+        "WHERE body_mass_g IS NOT NULL"
+    )
+    rows = "(SELECT flipper_length_mm FROM penguins WHERE body_mass_g IS NOT NULL)"
+    with pytest.raises(InvalidInput, match="lack the label column 'heavy'"):
+        ws.sql(f"SELECT * FROM ML.ROC_CURVE(MODEL heavy, {rows}, [0.3, 0.5])")
+    # a DOUBLE label column matches the integer classes by value
+    as_double = ws.sql(
+        "SELECT * FROM ML.EVALUATE(MODEL heavy, (SELECT CAST(body_mass_g > 4000 AS DOUBLE) "
+        "AS heavy, flipper_length_mm FROM penguins WHERE body_mass_g IS NOT NULL))"
+    ).to_pandas()
+    assert as_double["accuracy"][0] > 0.7
+    with pytest.raises(InvalidInput, match="no evaluation row has one of the model's labels"):
+        ws.sql(
+            "SELECT * FROM ML.EVALUATE(MODEL heavy, (SELECT 7 AS heavy, flipper_length_mm "
+            "FROM penguins WHERE body_mass_g IS NOT NULL))"
+        )
+    with pytest.raises(InvalidInput, match="predicts a number"):
+        ws.sql(
+            "CREATE MODEL wrong OPTIONS(model_type='linear_reg', input_label_cols=['species']) "
+            "AS SELECT species, flipper_length_mm FROM penguins"
+        )

@@ -101,3 +101,25 @@ def test_create_model_splits_and_drops_the_split_column(ws: Workspace) -> None:
     assert auto.evaluation["rows"] == 120 and auto.evaluation["split"] == "evaluation"
     assert custom.evaluation["rows"] == 150
     assert custom.features == ["x"] and "is_eval" not in custom.inputs
+
+
+def test_seq_puts_null_split_values_first() -> None:
+    from pmle.sqlml.options import check_options
+    from pmle.sqlml.split import split_mask
+
+    ts = [None] * 30 + [f"2024-01-{d:02d}" for d in range(1, 71)]
+    frame = pd.DataFrame({"ts": ts, "x": range(100)})
+    options = check_options(
+        {
+            "model_type": "LINEAR_REG",
+            "data_split_method": "SEQ",
+            "data_split_col": "ts",
+            "data_split_eval_fraction": 0.2,
+        },
+        "",
+        {},
+    )
+    mask = split_mask(frame, options)
+    assert mask is not None and mask.sum() == 20
+    assert frame["ts"][mask].notna().all()  # the latest 20 dates, no NULL rows
+    assert sorted(frame["ts"][mask]) == [f"2024-01-{d:02d}" for d in range(51, 71)]

@@ -196,3 +196,40 @@ def test_prediction_applies_the_training_transform(ws: Workspace) -> None:
     mean, std = (float(v) for v in re.findall(r"-?\d+\.\d+", sql))
     assert mean == pytest.approx(train["x"].mean()) and std == pytest.approx(train["x"].std())
     assert model.inputs.keys() == {"x", "z", "city", "tier", "w"}
+
+
+def test_a_transformed_label_is_evaluated_as_trained(ws: Workspace) -> None:
+    ws.sql("CREATE TABLE lt AS SELECT i AS x, (i % 2) AS label FROM range(100) r(i)")
+    ws.sql(
+        "CREATE MODEL shifted TRANSFORM(x, label + 100 AS label) "
+        "OPTIONS(model_type='linear_reg', input_label_cols=['label']) AS SELECT * FROM lt"
+    )
+    stored = ws.sql("SELECT * FROM ML.EVALUATE(MODEL shifted)").to_pandas()
+    on_rows = ws.sql("SELECT * FROM ML.EVALUATE(MODEL shifted, TABLE lt)").to_pandas()
+    assert on_rows["mean_absolute_error"][0] == pytest.approx(stored["mean_absolute_error"][0])
+    assert on_rows["mean_absolute_error"][0] < 1.0  # not 100: the label went through TRANSFORM
+    # predicting needs only what the TRANSFORM reads
+    predicted = ws.sql("SELECT * FROM ML.PREDICT(MODEL shifted, (SELECT x FROM lt))").to_pandas()
+    assert predicted["predicted_label"].between(99, 102).all()
+
+
+def test_transform_errors_and_sandbox(ws: Workspace) -> None:
+    from pmle.errors import InvalidInput
+    from pmle.sqlml.transform import Transform
+
+    ws.sql("CREATE TABLE st AS SELECT i AS x, 'a' || i AS s, i * 2.0 AS label FROM range(50) r(i)")
+    for bad, where in (
+        ("ML.STANDARD_SCALER(nope) OVER ()", "ML.STANDARD_SCALER(nope)"),
+        ("ML.IMPUTER(s, 'mean') OVER ()", "ML.IMPUTER(s, 'mean')"),
+        ("ML.LABEL_ENCODER(s, 10, 5) OVER ()", "only the column"),
+    ):
+        with pytest.raises(InvalidInput, match=re.escape(where)):
+            ws.sql(
+                f"CREATE MODEL bad TRANSFORM({bad} AS f, label) "
+                "OPTIONS(model_type='linear_reg') AS SELECT * FROM st"
+            )
+    with pytest.raises(InvalidInput, match="one expression"):
+        Transform.from_dict({"items": [["f", "1 FROM t; COPY (SELECT 1) TO '/tmp/x.csv'"]]})
+    sneaky = Transform([("f", "(SELECT content FROM read_text('/etc/hostname'))")])
+    with pytest.raises(InvalidInput, match="TRANSFORM failed"):
+        sneaky.apply(pd.DataFrame({"x": [1]}))  # a saved TRANSFORM reads no file

@@ -80,10 +80,21 @@ def category_codes(series: pd.Series, categories: list[str]) -> np.ndarray:
 def label_codes(values: Any, classes: list[Any]) -> np.ndarray:
     """Each label's index in `classes` (compared as text, so 1, "1" and True / "True" match
     as they print), -1 for NULL and labels outside `classes`; vectorised."""
+    import numpy as np
     import pandas as pd
 
     series = values if isinstance(values, pd.Series) else pd.Series(values)
-    return category_codes(series.reset_index(drop=True), [str(c) for c in classes])
+    series = series.reset_index(drop=True)
+    numeric = all(isinstance(c, int | float) and not isinstance(c, bool) for c in classes)
+    if numeric and _numeric_series(series):  # 1.0 is the class 1: compare as numbers
+        return np.asarray(pd.Index(classes).get_indexer(series.astype("float64")), dtype="int64")
+    return category_codes(series, [str(c) for c in classes])
+
+
+def _numeric_series(series: pd.Series) -> bool:
+    import pandas as pd
+
+    return bool(pd.api.types.is_numeric_dtype(series)) and not pd.api.types.is_bool_dtype(series)
 
 
 @dataclass

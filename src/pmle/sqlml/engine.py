@@ -220,6 +220,7 @@ class SqlSession:
             input_example=example,
             metrics=metrics,
             inputs=self._lineage_inputs(stmt.query or ""),
+            aliases=list(model.options.get("vertex_ai_model_version_aliases") or []),
             execution="CreateModel",
             execution_properties={"model_type": model.model_type, "statement": stmt.source},
         )

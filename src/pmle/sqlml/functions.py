@@ -241,11 +241,12 @@ def _roc_curve(model: Any, args: CallArgs) -> pd.DataFrame:
     thresholds = next((v for v in args.values if isinstance(v, list)), None)
     if args.rows is None and thresholds is None:
         return pd.DataFrame(model.evaluation.get("roc_curve") or [])
-    rows = args.rows
-    if rows is None:
+    if args.rows is None:
         raise InvalidInput("ML.ROC_CURVE with thresholds needs the evaluation rows")
-    proba = np.asarray(model.predict_proba(rows))
-    y = rows[model.label].to_numpy()
+    from pmle.sqlml.train import labelled
+
+    rows, y = labelled(model, args.rows)
+    proba = np.asarray(model.estimator.predict_proba(rows))
     return pd.DataFrame(metrics.roc_curve(y, proba, model.classes, thresholds))
 
 

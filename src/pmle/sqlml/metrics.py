@@ -63,6 +63,13 @@ def classification_metrics(
 
     codes = _codes(y, classes)
     keep = codes >= 0
+    if not keep.any():
+        from pmle.errors import InvalidInput
+
+        raise InvalidInput(
+            "no evaluation row has one of the model's labels",
+            hint=f"the model's labels: {', '.join(map(str, classes))}",
+        )
     codes, proba = codes[keep], np.asarray(proba)[keep]
     hard = _hard(proba, classes, threshold)
     binary = len(classes) == 2

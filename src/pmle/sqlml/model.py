@@ -80,15 +80,15 @@ class SqlModel:
     def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
         """`frame` with the TRANSFORM applied (when there is one) and the feature columns
         checked: a missing input column is InvalidInput naming it."""
-        needed = list(self.inputs) if self.transform is not None else self.features
+        if self.transform is not None:  # it names a column it needs and lacks (DuckDB's binder)
+            return self.transform.apply(frame, label=self.label)
+        needed = self.features
         missing = [c for c in needed if c not in frame.columns and c != self.label]
         if missing:
             raise InvalidInput(
                 f"the input lacks column(s) {', '.join(missing)} of the model",
                 hint=f"the model reads {', '.join(c for c in needed if c != self.label)}",
             )
-        if self.transform is not None:
-            return self.transform.apply(frame, label=self.label)
         return frame
 
     def predict_output(self, frame: pd.DataFrame) -> pd.DataFrame:

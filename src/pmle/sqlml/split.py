@@ -88,7 +88,12 @@ def split_mask(frame: pd.DataFrame, options: Options) -> np.ndarray | None:
                 raise InvalidInput(f"data_split_col {column!r} must be BOOL for CUSTOM splits")
             mask = values.fillna(False).to_numpy(dtype=bool)
         else:  # SEQ
-            order = np.argsort(values.to_numpy(), kind="stable")
+            # NULLs first (as BigQuery orders them): they are never the latest rows
+            order = (
+                values.reset_index(drop=True)
+                .sort_values(kind="stable", na_position="first")
+                .index.to_numpy()
+            )
             n_eval = round(n * fraction)
             mask = np.zeros(n, dtype=bool)
             if n_eval:

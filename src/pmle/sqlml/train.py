@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Any
 from pmle.errors import InvalidInput
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from pmle.sqlml.model import SqlModel
     from pmle.sqlml.options import Options
     from pmle.sqlml.parse import CreateModel
 
-__all__ = ["evaluate_supervised", "train_model"]
+__all__ = ["evaluate_supervised", "labelled", "train_model"]
 
 
 def _duck_types(frame: pd.DataFrame) -> dict[str, str]:
@@ -39,6 +40,7 @@ def train_model(
 
     if frame.empty:
         raise InvalidInput(f"the training query of {stmt.name} returned no rows")
+    _refuse_unsupported(options)
     split_col = options.get("data_split_col")
     label = options.label_cols[0] if options.supervised else None
     raw_columns = [c for c in frame.columns if c != split_col]
@@ -70,6 +72,12 @@ def train_model(
             data, frame = data[keep], frame[keep]
         if data.empty:
             raise InvalidInput(f"every row of the training query has a NULL {label!r}")
+        if not options.classifier and not _numeric(data[label]):
+            raise InvalidInput(
+                f"{options.model_type} predicts a number, but label column {label!r} holds "
+                f"{data[label].dtype} values",
+                hint="use a *_CLASSIFIER or LOGISTIC_REG model for labels that are categories",
+            )
     features = [c for c in data.columns if c not in {label, split_col}]
     if not features and options.family not in {"arima_plus", "matrix_factorization"}:
         raise InvalidInput(f"{stmt.name}: the training query has no feature columns")
@@ -77,7 +85,7 @@ def train_model(
     inputs = _duck_types(inputs_frame)
     # only supervised models hold rows out (k-means, PCA, matrix factorization and
     # ARIMA_PLUS train on every row; a random split would tear a time series apart)
-    held_out = options.supervised and options.family != "automl"
+    held_out = options.supervised  # AutoML searches on the training rows only, too
     mask = split_mask(data, options) if held_out else None
     train = data if mask is None else data[~mask]
     evaluation = None if mask is None else data[mask]
@@ -107,6 +115,44 @@ def train_model(
     return model, inputs_frame.head(10)
 
 
+def _refuse_unsupported(options: Options) -> None:
+    """Options asking for what pmle does not do are errors, not silently ignored. (Options
+    that only steer BigQuery ML's optimiser — max_iterations, learn_rate, ... — are accepted
+    for linear models, which are solved to convergence.)"""
+    asked = [n for n in ("warm_start", "calculate_p_values") if options.given.get(n) is True]
+    encoding = options.given.get("category_encoding_method")
+    if options.family == "linear" and encoding not in (None, "ONE_HOT_ENCODING"):
+        asked.append(f"category_encoding_method={encoding}")
+    if asked:
+        raise InvalidInput(
+            f"{options.model_type} here does not support {', '.join(asked)}",
+            hint="leave the option(s) out",
+        )
+
+
+def _numeric(series: pd.Series) -> bool:
+    import pandas as pd
+
+    return bool(pd.api.types.is_numeric_dtype(series)) and not pd.api.types.is_bool_dtype(series)
+
+
+def labelled(
+    model: SqlModel, frame: pd.DataFrame, *, prepared: bool = False
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """`frame` through the model's TRANSFORM and its labels — as the TRANSFORM computes them
+    when it outputs the label; InvalidInput when the rows hold no label."""
+    label = model.label
+    assert label is not None
+    rows = frame if prepared else model.prepare(frame)
+    source = rows if label in rows.columns else frame
+    if label not in source.columns:
+        raise InvalidInput(
+            f"the evaluation rows lack the label column {label!r}",
+            hint="evaluation rows need the label the model was trained to predict",
+        )
+    return rows, source[label].to_numpy()
+
+
 def evaluate_supervised(
     model: SqlModel, frame: pd.DataFrame, *, prepared: bool = False, threshold: float = 0.5
 ) -> dict[str, Any]:
@@ -116,12 +162,9 @@ def evaluate_supervised(
 
     from pmle.sqlml import metrics
 
+    rows, y = labelled(model, frame, prepared=prepared)
     label = model.label
     assert label is not None
-    if label not in frame.columns:
-        raise InvalidInput(f"the evaluation rows lack the label column {label!r}")
-    rows = frame if prepared else model.prepare(frame)
-    y = frame[label].to_numpy()
     if model.classes is None:
         pred = model.estimator.predict_output(rows, label).iloc[:, 0].to_numpy()
         return {"metrics": metrics.regression_metrics(y, pred)}

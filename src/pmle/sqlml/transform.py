@@ -54,6 +54,21 @@ PREPROCESSORS = frozenset(
 )
 
 
+def _sandboxed() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that can read no file and change no setting: a saved TRANSFORM
+    only ever computes over the rows it is given."""
+    import duckdb
+
+    return duckdb.connect(config={"enable_external_access": False, "lock_configuration": True})
+
+
+def check_expression(sql: str) -> str:
+    """`sql` when it is one expression (no `;` outside strings), else InvalidInput."""
+    if any(t.kind == "op" and t.text == ";" for t in tokenize(sql)):
+        raise InvalidInput(f"a TRANSFORM item must be one expression, got {sql!r}")
+    return sql
+
+
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -77,25 +92,33 @@ class Transform:
     structs: list[str] = field(default_factory=list)
 
     def apply(self, frame: pd.DataFrame, *, label: str | None = None) -> pd.DataFrame:
-        """The transformed rows of `frame` (the label's item is skipped when `frame` lacks
-        the label, as at prediction)."""
+        """The transformed rows of `frame`. The label's item (named `label`) is computed when
+        the rows hold what it reads (evaluation rows), and skipped when they do not (rows to
+        predict)."""
+        try:
+            out = self._select(frame, self.items)
+        except InvalidInput:
+            if label is None or not any(name == label for name, _ in self.items):
+                raise
+            out = self._select(frame, [(n, s) for n, s in self.items if n != label])
+        return self._flatten(out, frame)
+
+    def _select(self, frame: pd.DataFrame, items: list[tuple[str, str]]) -> pd.DataFrame:
         import duckdb
 
-        items = [
-            (name, sql)
-            for name, sql in self.items
-            if not (name == label and label not in frame.columns)
-        ]
-        con = duckdb.connect()
+        con = _sandboxed()
         try:
             con.register(_INPUT, frame)
             select = ", ".join(f"{sql} AS {_q(name)}" for name, sql in items)
             try:
-                out = con.sql(f"SELECT {select} FROM {_INPUT}").df()
+                return con.sql(f"SELECT {select} FROM {_INPUT}").df()
             except duckdb.Error as exc:
-                raise InvalidInput(f"the model's TRANSFORM failed on this input: {exc}") from exc
+                message = str(exc).strip().splitlines()[0]
+                raise InvalidInput(f"the model's TRANSFORM failed on this input: {message}")
         finally:
             con.close()
+
+    def _flatten(self, out: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
         for name in self.structs:
             if name in out.columns:
                 expanded = out[name].apply(lambda v: v or {}).apply(lambda v: dict(v))
@@ -111,7 +134,8 @@ class Transform:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Transform:
-        return cls([(n, s) for n, s in data["items"]], list(data.get("structs") or []))
+        items = [(str(n), check_expression(str(q))) for n, q in data["items"]]
+        return cls(items, list(data.get("structs") or []))
 
 
 def compile_transform(
@@ -130,7 +154,9 @@ def compile_transform(
             out.extend((c, _q(c)) for c in columns if c not in item.except_)
             continue
         assert item.alias is not None
-        sql, is_struct = _compile_expression(item.expression, con, relation, source)
+        sql, is_struct = _compile_expression(
+            check_expression(item.expression), con, relation, source
+        )
         out.append((item.alias, sql))
         if is_struct:
             structs.append(item.alias)
@@ -266,6 +292,20 @@ def _bins(x: str, splits: list[float]) -> str:
 def _preprocess(
     name: str, args: list[str], con: duckdb.DuckDBPyConnection, relation: str, source: str
 ) -> tuple[str, bool]:
+    """One preprocessing call as SQL with its training statistics inlined; a bad argument
+    (an unknown column, a string to scale) is InvalidInput naming the function."""
+    import duckdb
+
+    try:
+        return _preprocess_sql(name, args, con, relation, source)
+    except duckdb.Error as exc:
+        message = str(exc).strip().splitlines()[0]
+        raise InvalidInput(f"ML.{name}({', '.join(args)}) in TRANSFORM: {message}") from None
+
+
+def _preprocess_sql(
+    name: str, args: list[str], con: duckdb.DuckDBPyConnection, relation: str, source: str
+) -> tuple[str, bool]:
     if not args:
         raise InvalidInput(f"ML.{name} needs an argument")
     x = f"({args[0]})"
@@ -304,6 +344,12 @@ def _preprocess(
         value = _scalar(con, f"SELECT {agg}({x}) FROM {rel}")
         return f"COALESCE({x}, {_lit(value)})", False
     if name in {"LABEL_ENCODER", "ONE_HOT_ENCODER"}:
+        if len(args) > 1:
+            raise InvalidInput(
+                f"ML.{name} takes only the column here: drop, top_k and frequency_threshold "
+                "are not supported",
+                hint=f"write ML.{name}({args[0]}) OVER ()",
+            )
         values = [
             r[0]
             for r in con.sql(

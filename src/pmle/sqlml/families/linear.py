@@ -192,14 +192,15 @@ def _logistic(
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
-    n = len(codes)
     weight = class_weight(options, classes)
+    # the objective is Σ log loss + l1·|w|₁ + l2·|w|²₂, as LINEAR_REG's is Σ squared error plus
+    # the same penalties; scikit-learn minimises C·Σ loss + r·|w|₁ + (1 − r)/2·|w|²₂
     if l1 > 0 and l2 > 0:
-        penalty, c, ratio, solver = "elasticnet", n / (l1 + l2), l1 / (l1 + l2), "saga"
+        penalty, c, ratio, solver = "elasticnet", 1 / (l1 + 2 * l2), l1 / (l1 + 2 * l2), "saga"
     elif l1 > 0:
-        penalty, c, ratio, solver = "l1", n / l1, None, "saga"
+        penalty, c, ratio, solver = "l1", 1 / l1, None, "saga"
     elif l2 > 0:
-        penalty, c, ratio, solver = "l2", n / (2 * l2), None, "lbfgs"
+        penalty, c, ratio, solver = "l2", 1 / (2 * l2), None, "lbfgs"
     else:
         penalty, c, ratio, solver = None, 1.0, None, "lbfgs"
     import sklearn
