@@ -92,7 +92,11 @@ class RayTaskPool:
         self.ray: ModuleType = self._stack.enter_context(
             ray_session("running pipeline tasks with --runner ray", address=address)
         )
-        cpus = int(self.ray.cluster_resources().get("CPU", 1))
+        try:
+            cpus = int(self.ray.cluster_resources().get("CPU", 1))
+        except BaseException:
+            self._stack.close()  # do not leave a Ray started for this pool running
+            raise
         self.size = size if size is not None else max(cpus, 1)
         self.env = dict(env or {})
         self._remote = self.ray.remote(_run_remote)
@@ -106,8 +110,6 @@ class RayTaskPool:
         from pmle.pipelines.lightweight import lightweight_function
         from pmle.pipelines.limits import task_demand
 
-        if self._closed:
-            raise Conflict("the Ray task pool is closed")
         function = lightweight_function(request.executor)
         if function is not None and function.packages_to_install:
             missing, _ = check_packages(function.packages_to_install)
@@ -129,8 +131,10 @@ class RayTaskPool:
             if count and str(count).isdigit() and int(count) > 0:
                 options["num_gpus"] = int(count)
         start = time.perf_counter()
-        ref = self._remote.options(**options).remote(request, self.env)
-        with self._lock:
+        with self._lock:  # submitted and tracked at once: close() cancels every task it sees
+            if self._closed:
+                raise Conflict("the Ray task pool is closed")
+            ref = self._remote.options(**options).remote(request, self.env)
             self._inflight.add(ref)
         try:
             result: TaskResult = self.ray.get(ref)
