@@ -1,4 +1,5 @@
-"""What the benchmark reports share: replacing their own section of BENCHMARKS.md, the CPU model."""
+"""What the benchmark reports share: writing their report and their own section of
+BENCHMARKS.md, their notes, the CPU model."""
 
 from __future__ import annotations
 
@@ -30,3 +31,17 @@ def cpu_model() -> str:
     except OSError:
         pass
     return "?"
+
+
+def write_report(text: str, results: Path, benchmarks_md: Path, heading: str) -> None:
+    """Write `text` as `results/report.md` and as the `heading` section of `benchmarks_md`."""
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "report.md").write_text(text)
+    doc = benchmarks_md.read_text() if benchmarks_md.exists() else "# Benchmarks\n\n"
+    benchmarks_md.write_text(replace_section(doc, heading, text))
+
+
+def notes(here: Path) -> list[str]:
+    """The lines a report ends with: its `notes.md` (when there is one) and a blank line."""
+    path = here / "notes.md"
+    return [path.read_text().rstrip(), ""] if path.exists() else []

@@ -29,7 +29,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 from bench_datasets import DATASETS, HIGHER_IS_BETTER  # noqa: E402
-from mdsection import cpu_model, replace_section  # noqa: E402
+from mdsection import cpu_model, write_report  # noqa: E402
 
 SECTION = "## AutoML (issue 3)"
 SYSTEM_ORDER = ["pmle", "flaml", "ag_medium", "ag_best", "lightgbm"]
@@ -394,11 +394,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.no_write:
         print(text)
         return 0
-    a.results.mkdir(parents=True, exist_ok=True)
-    (a.results / "report.md").write_text(text)
+    write_report(text, a.results, a.benchmarks_md, SECTION)
     md = a.benchmarks_md
-    doc = md.read_text() if md.exists() else "# Benchmarks\n\n"
-    md.write_text(replace_section(doc, SECTION, text))
     print(text)
     print(f"[report] wrote {md} (section '{SECTION}') and {a.results / 'report.md'}")
     return 0

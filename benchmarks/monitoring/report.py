@@ -26,7 +26,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from features import CHARGES_FACTOR, CONTRACT_P, KINDS, SHIFTED, SIZES  # noqa: E402
-from mdsection import replace_section  # noqa: E402
+from mdsection import write_report  # noqa: E402
 
 SECTION = "## Monitoring (issue 5)"
 SYSTEMS = ["pmle", "evidently"]
@@ -234,11 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.no_write:
         print(text)
         return 0
-    a.results.mkdir(parents=True, exist_ok=True)
-    (a.results / "report.md").write_text(text)
+    write_report(text, a.results, a.benchmarks_md, SECTION)
     md = a.benchmarks_md
-    doc = md.read_text() if md.exists() else "# Benchmarks\n\n"
-    md.write_text(replace_section(doc, SECTION, text))
     print(text)
     print(f"[report] wrote {md} (section '{SECTION}') and {a.results / 'report.md'}")
     return 0

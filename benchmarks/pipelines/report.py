@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE.parent))
 
-from mdsection import replace_section  # noqa: E402
+from mdsection import notes, write_report  # noqa: E402
 
 SECTION = "## Pipelines (issue 6)"
 PIPELINES = ["chain20", "fanout50"]
@@ -200,10 +200,7 @@ def build(results: Path) -> str:
         + (f" ({cpu / wall:.2f})" if cpu and wall else "")
     )
     L.append("")
-    notes = HERE / "notes.md"
-    if notes.exists():
-        L.append(notes.read_text().rstrip())
-        L.append("")
+    L.extend(notes(HERE))
     return "\n".join(L).rstrip() + "\n"
 
 
@@ -217,10 +214,8 @@ def main() -> None:
     if a.no_write:
         print(text)
         return
-    (Path(a.results) / "report.md").write_text(text)
     md = Path(a.benchmarks_md)
-    doc = md.read_text() if md.exists() else ""
-    md.write_text(replace_section(doc, SECTION, text))
+    write_report(text, Path(a.results), md, SECTION)
     print(f"[report] wrote {md} ({SECTION}) and {Path(a.results) / 'report.md'}")
 
 

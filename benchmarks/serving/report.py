@@ -22,7 +22,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE.parent))
 
-from mdsection import replace_section  # noqa: E402
+from mdsection import write_report  # noqa: E402
 
 SECTION = "## Serving (issue 4)"
 OURS = "pmle"
@@ -284,11 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.no_write:
         print(text)
         return 0
-    a.results.mkdir(parents=True, exist_ok=True)
-    (a.results / "report.md").write_text(text)
+    write_report(text, a.results, a.benchmarks_md, SECTION)
     md = a.benchmarks_md
-    doc = md.read_text() if md.exists() else "# Benchmarks\n\n"
-    md.write_text(replace_section(doc, SECTION, text))
     print(text)
     print(f"[report] wrote {md} (section '{SECTION}') and {a.results / 'report.md'}")
     return 0

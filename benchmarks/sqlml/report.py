@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE.parent))
 
-from mdsection import replace_section  # noqa: E402
+from mdsection import notes, write_report  # noqa: E402
 
 SECTION = "## SQL models (issue 7)"
 ORDER = ["logistic_reg", "linear_reg", "boosted_tree_classifier"]
@@ -118,10 +118,7 @@ def build(results: Path) -> str:
         verdict = "PASS" if r["ratio"] <= RATIO_GOAL else "FAIL"
         lines.append(f"- {r['model_type']}: {verdict} ({r['ratio']:.2f}×)")
     lines.append("")
-    notes = HERE / "notes.md"
-    if notes.exists():
-        lines.append(notes.read_text().rstrip())
-        lines.append("")
+    lines.extend(notes(HERE))
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -135,10 +132,8 @@ def main() -> None:
     if a.no_write:
         print(text)
         return
-    (Path(a.results) / "report.md").write_text(text)
     md = Path(a.benchmarks_md)
-    doc = md.read_text() if md.exists() else ""
-    md.write_text(replace_section(doc, SECTION, text))
+    write_report(text, Path(a.results), md, SECTION)
     print(f"[report] wrote {md} ({SECTION}) and {Path(a.results) / 'report.md'}")
 
 
