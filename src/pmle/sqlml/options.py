@@ -57,7 +57,8 @@ _SPEC: dict[str, _Opt] = {
     "data_split_method": _o("str", _SPLITTING, "AUTO_SPLIT", "RANDOM", "CUSTOM", "SEQ", "NO_SPLIT"),
     "data_split_eval_fraction": _o("float", _SPLITTING, lo=0.0, hi=1.0),
     "data_split_col": _o("str", _SPLITTING),
-    "max_iterations": _o("int", _ITERATIVE | {"matrix_factorization"}, lo=1),
+    # a random forest is one iteration (BigQuery ML documents no max_iterations for it)
+    "max_iterations": _o("int", _ITERATIVE - {"random_forest"} | {"matrix_factorization"}, lo=1),
     "early_stop": _o("bool", _ITERATIVE | {"matrix_factorization"}),
     "min_rel_progress": _o("float", _ITERATIVE | {"matrix_factorization"}, lo=0.0),
     "learn_rate": _o("float", {"linear", "boosted_tree", "dnn"}, lo=0.0),
@@ -70,7 +71,7 @@ _SPEC: dict[str, _Opt] = {
     "optimize_strategy": _o(
         "str", {"linear"}, "AUTO_STRATEGY", "BATCH_GRADIENT_DESCENT", "NORMAL_EQUATION"
     ),
-    "warm_start": _o("bool", _ITERATIVE),
+    "warm_start": _o("bool", _ITERATIVE - {"random_forest"}),
     "auto_class_weights": _o("bool", SUPERVISED - {"automl"}),
     "class_weights": _o("any", SUPERVISED - {"automl"}),
     "enable_global_explain": _o("bool", SUPERVISED),
@@ -118,7 +119,7 @@ _SPEC: dict[str, _Opt] = {
     "pca_solver": _o("str", {"pca"}, "FULL", "RANDOMIZED", "AUTO"),
     # matrix factorization
     "feedback_type": _o("str", {"matrix_factorization"}, "EXPLICIT", "IMPLICIT"),
-    "num_factors": _o("int", {"matrix_factorization"}, lo=1),
+    "num_factors": _o("int", {"matrix_factorization"}, lo=2, hi=200),
     "user_col": _o("str", {"matrix_factorization"}),
     "item_col": _o("str", {"matrix_factorization"}),
     "rating_col": _o("str", {"matrix_factorization"}),

@@ -1,19 +1,31 @@
 """ARIMA_PLUS: time-series forecasting as BigQuery ML does it.
 
-Each series (one per value of `time_series_id_col`, if given) is put on a regular time grid
-(`data_frequency`, default AUTO_FREQUENCY: inferred from the timestamps; duplicate timestamps
-averaged, gaps linearly interpolated). Seasonal periods the frequency allows (e.g. YEARLY for
-monthly or weekly data, WEEKLY and YEARLY for daily data) are found with STL and removed when
-strong (strength ≥ 0.6). The rest is an ARIMA(p, d, q): with `auto_arima` (default TRUE) d
-comes from KPSS tests and (p, q) from every pair with `auto_arima_min_order` ≤ p + q ≤
-`auto_arima_max_order` (default 0 and 5), with and without drift when d = 1, chosen by AIC;
-else `non_seasonal_order` (and `include_drift`). An intercept is fitted when d = 0.
+Each series (one per value of `time_series_id_col`, if given) goes through BigQuery ML's
+pipeline, in its order:
+
+1. a regular time grid (`data_frequency`, default AUTO_FREQUENCY: inferred from the timestamps;
+   duplicate timestamps averaged, gaps linearly interpolated);
+2. spikes and dips replaced by local linear interpolation (`clean_spikes_and_dips`, default
+   TRUE) and step changes adjusted to the latest level (`adjust_step_changes`, default TRUE):
+   :mod:`pmle.sqlml.families.arima_cleaning`;
+3. holiday effects (`holiday_region`, default none): :mod:`pmle.sqlml.families.arima_holidays`
+   (holiday dates are never cleaned as spikes when they are modelled);
+4. seasonal periods the frequency allows (e.g. YEARLY for monthly or weekly data, WEEKLY and
+   YEARLY for daily data) found with STL and removed when strong (strength ≥ 0.6), or the
+   ones `seasonalities` names (NO_SEASONALITY: none);
+5. an ARIMA(p, d, q) on the rest: with `auto_arima` (default TRUE) d comes from KPSS tests and
+   (p, q) from every pair with `auto_arima_min_order` ≤ p + q ≤ `auto_arima_max_order`
+   (default 0 and 2), with and without drift when d = 1, chosen by AIC; else
+   `non_seasonal_order` (and `include_drift`). An intercept is fitted when d = 0.
 
 Forecasts for the model's `horizon` (default 1000) are computed at training from the fitted
 statsmodels ARIMA and stored with its parameters (NumPy arrays and JSON, no pickles), so
-ML.FORECAST, ML.EXPLAIN_FORECAST and ML.DETECT_ANOMALIES need no refit.
-Spikes-and-dips cleaning, step-change adjustment and holiday effects are not modelled (their
-flags read FALSE; asking for them is an error).
+ML.FORECAST, ML.EXPLAIN_FORECAST and ML.DETECT_ANOMALIES need no refit. A forecast is the
+ARIMA's plus the seasonal components and holiday effects on the future dates; in
+ML.EXPLAIN_FORECAST each history point is `trend + seasonal_period_* + holiday_effect +
+spikes_and_dips + step_changes + residual`, and `time_series_adjusted_data` is the point less
+its spikes-and-dips and step-change components. `trend_smoothing_window_size` smooths the
+`trend` column only (a centred moving average, ends padded), as in BigQuery ML.
 """
 
 from __future__ import annotations
@@ -25,12 +37,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pmle.errors import InvalidInput
+from pmle.sqlml.families.arima_holidays import STEP_DAYS
 from pmle.sqlml.families.common import Fitted, python_value
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from pmle.sqlml.families.arima_holidays import Calendar
     from pmle.sqlml.functions import CallArgs
     from pmle.sqlml.model import SqlModel
     from pmle.sqlml.options import Options
@@ -50,6 +64,8 @@ __all__ = [
 
 FILE = "arima_plus.npz"
 SEASONAL_STRENGTH = 0.6
+#: auto_arima_max_order's default (BigQuery ML's)
+DEFAULT_MAX_ORDER = 2
 #: frequency → (pandas step: days or months, seconds for inference)
 FREQUENCIES: dict[str, tuple[str, float, float]] = {
     "PER_MINUTE": ("seconds", 60, 60),
@@ -70,7 +86,21 @@ SEASONS: dict[str, list[tuple[str, int]]] = {
     "QUARTERLY": [("YEARLY", 4)],
     "YEARLY": [],
 }
-_ARRAYS = ("data", "adjusted", "fitted", "forecast", "forecast_se", "seasonal", "seasonal_future")
+_ARRAYS = (
+    "data",
+    "adjusted",
+    "fitted",
+    "forecast",
+    "forecast_se",
+    "seasonal",
+    "seasonal_future",
+    "spikes_and_dips",
+    "step_changes",
+    "holiday",
+    "holiday_future",
+)
+#: the seasonalities option's names (besides AUTO and NO_SEASONALITY)
+_SEASONALITY_NAMES = {"DAILY", "WEEKLY", "MONTHLY", "QUARTERLY", "YEARLY"}
 _SEASONAL_COLUMNS = ["YEARLY", "QUARTERLY", "MONTHLY", "WEEKLY", "DAILY"]
 
 
@@ -90,6 +120,18 @@ class Series:
     seasonal_periods: list[str]
     candidates: list[dict[str, Any]]
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    holiday_effects: dict[str, float] = field(default_factory=dict)
+
+    def component(self, name: str, n: int) -> np.ndarray:
+        """A stored component (zeros when the model has none)."""
+        import numpy as np
+
+        value = self.arrays.get(name)
+        return np.zeros(n) if value is None else value[:n]
+
+    def has(self, name: str) -> bool:
+        value = self.arrays.get(name)
+        return value is not None and bool((value != 0).any())
 
     def stamps(self, positions: np.ndarray) -> pd.DatetimeIndex:
         """The timestamps of grid positions (0 = the first training point)."""
@@ -120,6 +162,7 @@ class Series:
             "variance": self.variance,
             "seasonal_periods": self.seasonal_periods,
             "candidates": self.candidates,
+            "holiday_effects": self.holiday_effects,
         }
 
 
@@ -175,6 +218,7 @@ def load(directory: Path, state: dict[str, Any]) -> ArimaPlus:
                     seasonal_periods=list(s["seasonal_periods"]),
                     candidates=list(s["candidates"]),
                     arrays=arrays,
+                    holiday_effects=dict(s.get("holiday_effects", {})),
                 )
             )
     return ArimaPlus(
@@ -245,10 +289,34 @@ def _grid(stamps: pd.Series, values: np.ndarray, frequency: str) -> tuple[str, n
 # ---- fitting ---------------------------------------------------------------------------------
 
 
+def _wanted_seasons(options: Options, frequency: str) -> list[str] | None:
+    """The season names `seasonalities` asks for (None: AUTO, test them all)."""
+    given = [str(v).upper() for v in options.get("seasonalities", ["AUTO"])]
+    if given == ["AUTO"]:
+        return None
+    if given == ["NO_SEASONALITY"]:
+        return []
+    bad = [v for v in given if v not in _SEASONALITY_NAMES]
+    if bad:
+        raise InvalidInput(
+            f"seasonalities {bad} are not season names",
+            hint="AUTO, NO_SEASONALITY, or a list of DAILY, WEEKLY, MONTHLY, QUARTERLY, YEARLY",
+        )
+    allowed = {name for name, _ in SEASONS[frequency]}
+    outside = [v for v in given if v not in allowed]
+    if outside:
+        raise InvalidInput(
+            f"{frequency} data cannot have the seasonality {', '.join(outside)}",
+            hint=f"{frequency} data allows: {', '.join(sorted(allowed)) or 'none'}",
+        )
+    return given
+
+
 def _seasonality(
-    y: np.ndarray, frequency: str, horizon: int
+    y: np.ndarray, frequency: str, horizon: int, wanted: list[str] | None = None
 ) -> tuple[list[str], dict[str, np.ndarray], np.ndarray]:
-    """(kept period names, seasonal component per name over history + horizon, adjusted)."""
+    """(kept period names, seasonal component per name over history + horizon, adjusted):
+    the strong periods, or those in `wanted` (when they fit in the history)."""
     import numpy as np
     from statsmodels.tsa.seasonal import STL
 
@@ -256,13 +324,13 @@ def _seasonality(
     components: dict[str, np.ndarray] = {}
     adjusted = y.copy()
     for name, period in SEASONS[frequency]:
-        if len(y) < 2 * period + 1:
+        if len(y) < 2 * period + 1 or (wanted is not None and name not in wanted):
             continue
         result = STL(adjusted, period=period).fit()
         seasonal, resid = np.asarray(result.seasonal), np.asarray(result.resid)
         spread = np.var(seasonal + resid)
         strength = max(0.0, 1.0 - np.var(resid) / spread) if spread > 0 else 0.0
-        if strength < SEASONAL_STRENGTH:
+        if wanted is None and strength < SEASONAL_STRENGTH:
             continue
         last = seasonal[-period:]
         future = last[np.arange(horizon) % period]
@@ -313,16 +381,57 @@ def _manual_order(options: Options) -> tuple[int, int, int]:
     return (values[0], values[1], values[2])
 
 
+def _holiday_positions(
+    cal: Calendar | None, start: str, frequency: str, n: int, horizon: int
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Each holiday's grid positions in the history and in the horizon after it."""
+    import pandas as pd
+
+    if cal is None or frequency not in STEP_DAYS:
+        return {}, {}
+    every = cal.positions(pd.Timestamp(start), frequency, n + horizon)
+    history = {k: v[v < n] for k, v in every.items() if (v < n).any()}
+    future = {k: v[v >= n] - n for k, v in every.items() if (v >= n).any()}
+    return history, future
+
+
+def _prepare(
+    y: np.ndarray, options: Options, frequency: str, start: str, horizon: int, cal: Calendar | None
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, float]]:
+    """Steps 2 and 3 of the pipeline: (the series cleaned, step-adjusted and less its holiday
+    effects; the components taken out; the holiday effects by name)."""
+    import numpy as np
+
+    from pmle.sqlml.families.arima_cleaning import spikes_and_dips, step_changes
+    from pmle.sqlml.families.arima_holidays import fit_effects
+
+    periods = [period for _, period in SEASONS[frequency]]
+    history, future = _holiday_positions(cal, start, frequency, len(y), horizon)
+    protected = np.zeros(len(y), dtype=bool)
+    for positions in history.values():
+        protected[positions] = True
+    arrays: dict[str, np.ndarray] = {}
+    if bool(options.get("clean_spikes_and_dips", True)):
+        y, arrays["spikes_and_dips"] = spikes_and_dips(y, periods, protected)
+    if bool(options.get("adjust_step_changes", True)):
+        y, arrays["step_changes"], _ = step_changes(y, periods)
+    effects: dict[str, float] = {}
+    if cal is not None:
+        fitted = fit_effects(y, history, future, periods, horizon)
+        effects = fitted.effects
+        arrays["holiday"], arrays["holiday_future"] = fitted.history, fitted.future
+        y = y - fitted.history
+    return y, arrays, effects
+
+
 def _fit_series(
-    y: np.ndarray, options: Options, horizon: int, frequency: str
+    y: np.ndarray, options: Options, horizon: int, frequency: str, wanted: list[str] | None
 ) -> tuple[Any, dict[str, Any], list[dict[str, Any]], list[str], dict[str, np.ndarray]]:
     import math
 
     import numpy as np
 
-    if len(y) < 3:
-        raise InvalidInput(f"a time series needs at least 3 points, got {len(y)}")
-    kept, seasonal, adjusted = _seasonality(y, frequency, horizon)
+    kept, seasonal, adjusted = _seasonality(y, frequency, horizon, wanted)
     if not bool(options.get("auto_arima", True)):
         order = _manual_order(options)
         drift = bool(options.get("include_drift", False)) and order[1] == 1
@@ -331,9 +440,11 @@ def _fit_series(
         if options.get("non_seasonal_order") is not None:
             raise InvalidInput("non_seasonal_order needs auto_arima=FALSE")
         low = int(options.get("auto_arima_min_order", 0))
-        high = int(options.get("auto_arima_max_order", 5))
-        if low > high:
-            raise InvalidInput("auto_arima_min_order is above auto_arima_max_order")
+        high = int(options.get("auto_arima_max_order", DEFAULT_MAX_ORDER))
+        if low >= high:
+            raise InvalidInput(
+                f"auto_arima_min_order ({low}) must be below auto_arima_max_order ({high})"
+            )
         d = _differences(adjusted)
         drifts = [False, True] if d == 1 else [False]
         tries = [
@@ -394,22 +505,24 @@ def _stack(seasonal: dict[str, np.ndarray], n: int, horizon: int) -> dict[str, n
     return {"seasonal": stacked[:, :n], "seasonal_future": stacked[:, n:]}
 
 
-def _refuse_unmodelled(options: Options) -> None:
-    """Options asking for what is not modelled here are an error, not silently ignored (left
-    unset, BigQuery ML's TRUE defaults of the two flags act as FALSE: see the docstring)."""
-    asked = [
-        name
-        for name in ("clean_spikes_and_dips", "adjust_step_changes")
-        if options.given.get(name) is True
-    ]
-    region = options.given.get("holiday_region")
-    if region not in (None, "NONE", ["NONE"]):
-        asked.append("holiday_region")
-    if asked:
+def _calendar(options: Options, frequency: str, first: Any, last: Any, horizon: int) -> Any:
+    """The holiday calendar `holiday_region` asks for (None when it is not set), covering the
+    history and the horizon."""
+    import pandas as pd
+
+    from pmle.sqlml.families.arima_holidays import calendar, regions
+
+    given = options.get("holiday_region")
+    if given is None or given in ("NONE", ["NONE"]):
+        return None
+    codes = regions(given)
+    if frequency not in STEP_DAYS:
         raise InvalidInput(
-            f"ARIMA_PLUS here does not model {', '.join(asked)}",
-            hint="leave the option(s) out; spikes, step changes and holidays are not modelled",
+            f"holiday effects are modelled for DAILY and WEEKLY series, not {frequency}",
+            hint="leave holiday_region out, or set data_frequency",
         )
+    end = pd.Timestamp(last) + pd.Timedelta(days=STEP_DAYS[frequency] * horizon)
+    return calendar(codes, pd.Timestamp(first).year, end.year)
 
 
 def fit(
@@ -423,7 +536,6 @@ def fit(
     import pandas as pd
 
     started = time.perf_counter()
-    _refuse_unmodelled(options)
     ts_col = options.get("time_series_timestamp_col")
     data_col = options.get("time_series_data_col")
     for name, value in (("time_series_timestamp_col", ts_col), ("time_series_data_col", data_col)):
@@ -454,8 +566,15 @@ def fit(
         ids = {c: python_value(v) for c, v in zip(id_cols, keys, strict=True)}
         requested = options.get("data_frequency", "AUTO_FREQUENCY")
         frequency = _infer_frequency(part[ts_col]) if requested == "AUTO_FREQUENCY" else requested
+        wanted = _wanted_seasons(options, frequency)
         start, y = _grid(part[ts_col], part[data_col].to_numpy(dtype="float64"), frequency)
-        _, facts, candidates, kept, arrays = _fit_series(y, options, horizon, frequency)
+        if len(y) < 3:
+            raise InvalidInput(f"a time series needs at least 3 points, got {len(y)}")
+        cal = _calendar(options, frequency, part[ts_col].min(), part[ts_col].max(), horizon)
+        cleaned, components, effects = _prepare(y, options, frequency, start, horizon, cal)
+        _, facts, candidates, kept, arrays = _fit_series(
+            cleaned, options, horizon, frequency, wanted
+        )
         fitted.append(
             Series(
                 ids=ids,
@@ -463,7 +582,8 @@ def fit(
                 start=start,
                 seasonal_periods=kept,
                 candidates=candidates,
-                arrays={"data": y, **arrays},
+                arrays={"data": y, **arrays, **components},
+                holiday_effects=effects,
                 **facts,
             )
         )
@@ -549,7 +669,28 @@ def _future(s: Series) -> tuple[np.ndarray, np.ndarray]:
     value = s.arrays["forecast"].copy()
     if "seasonal_future" in s.arrays:
         value = value + s.arrays["seasonal_future"].sum(axis=0)
+    if "holiday_future" in s.arrays:
+        value = value + s.arrays["holiday_future"]
     return value, s.arrays["forecast_se"]
+
+
+def _expected(s: Series) -> np.ndarray:
+    """The model's value of each history point: everything but the spikes and the noise."""
+    n = len(s.arrays["data"])
+    season = s.arrays["seasonal"].sum(axis=0) if "seasonal" in s.arrays else 0.0
+    return s.arrays["fitted"] + season + s.component("holiday", n) + s.component("step_changes", n)
+
+
+def _smoothed(trend: np.ndarray, window: int | None) -> np.ndarray:
+    """`trend_smoothing_window_size`: a centred moving average, the ends padded with the
+    first and last values."""
+    import numpy as np
+
+    if not window or window <= 1 or len(trend) == 0:
+        return trend
+    left, right = (window - 1) // 2, window // 2
+    padded = np.concatenate([np.full(left, trend[0]), trend, np.full(right, trend[-1])])
+    return np.convolve(padded, np.ones(window) / window, mode="valid")
 
 
 def _seasonal_columns(s: Series, part: str, n: int) -> dict[str, Any]:
@@ -565,11 +706,18 @@ def _seasonal_columns(s: Series, part: str, n: int) -> dict[str, Any]:
     return out
 
 
+def _shown(s: Series, name: str, values: np.ndarray, empty: np.ndarray) -> np.ndarray:
+    """A component's values, or `empty` (NULLs) when the model does not have it."""
+    return values if name in s.arrays else empty
+
+
 def ML_EXPLAIN_FORECAST(model: SqlModel, args: CallArgs) -> pd.DataFrame:
-    """History and forecast rows with their components: trend, seasonal periods, residual."""
+    """History and forecast rows with their components: trend, seasonal periods, holiday
+    effect, spikes and dips, step changes, residual."""
     import numpy as np
 
     est: ArimaPlus = model.estimator
+    window = model.options.get("trend_smoothing_window_size")
     horizon = int(args.setting("horizon", 3))
     if horizon > est.horizon:
         raise InvalidInput(f"horizon {horizon} is beyond the model's horizon {est.horizon}")
@@ -581,22 +729,24 @@ def ML_EXPLAIN_FORECAST(model: SqlModel, args: CallArgs) -> pd.DataFrame:
         n = len(data)
         history_season = s.arrays["seasonal"].sum(axis=0) if "seasonal" in s.arrays else np.zeros(n)
         nan = np.full(n, np.nan)
-        trend = s.arrays["fitted"]
+        trend = _smoothed(s.arrays["fitted"], window)
+        spikes, steps = s.component("spikes_and_dips", n), s.component("step_changes", n)
+        holiday = s.component("holiday", n)
         history = {
             "time_series_timestamp": s.stamps(np.arange(n)),
             "time_series_type": ["history"] * n,
             "time_series_data": data,
-            "time_series_adjusted_data": data,
+            "time_series_adjusted_data": data - spikes - steps,
             "standard_error": np.full(n, np.sqrt(s.variance)),
             "confidence_level": nan,
             "prediction_interval_lower_bound": nan,
             "prediction_interval_upper_bound": nan,
             "trend": trend,
             **_seasonal_columns(s, "seasonal", n),
-            "holiday_effect": nan,
-            "spikes_and_dips": nan,
-            "step_changes": nan,
-            "residual": data - trend - history_season,
+            "holiday_effect": _shown(s, "holiday", holiday, nan),
+            "spikes_and_dips": _shown(s, "spikes_and_dips", spikes, nan),
+            "step_changes": _shown(s, "step_changes", steps, nan),
+            "residual": data - trend - history_season - holiday - spikes - steps,
         }
         value, se = _future(s)
         value, se = value[:horizon], se[:horizon]
@@ -612,7 +762,7 @@ def ML_EXPLAIN_FORECAST(model: SqlModel, args: CallArgs) -> pd.DataFrame:
             "prediction_interval_upper_bound": value + z * se,
             "trend": s.arrays["forecast"][:horizon],
             **_seasonal_columns(s, "seasonal_future", horizon),
-            "holiday_effect": nah,
+            "holiday_effect": _shown(s, "holiday", s.component("holiday_future", horizon), nah),
             "spikes_and_dips": nah,
             "step_changes": nah,
             "residual": nah,
@@ -634,9 +784,9 @@ def _evaluate_row(
         "AIC": facts.get("aic"),
         "variance": facts.get("variance"),
         "seasonal_periods": s.seasonal_periods or ["NO_SEASONALITY"],
-        "has_holiday_effect": False,
-        "has_spikes_and_dips": False,
-        "has_step_changes": False,
+        "has_holiday_effect": bool(s.holiday_effects),
+        "has_spikes_and_dips": s.has("spikes_and_dips"),
+        "has_step_changes": s.has("step_changes"),
         "error_message": facts.get("error", ""),
     }
 
@@ -701,8 +851,7 @@ def ML_DETECT_ANOMALIES(model: SqlModel, args: CallArgs) -> pd.DataFrame:
         if args.rows is None:
             positions = np.arange(n)
             actual = data
-            season = s.arrays["seasonal"].sum(axis=0) if "seasonal" in s.arrays else 0.0
-            expected = s.arrays["fitted"] + season
+            expected = _expected(s)
             se = np.full(n, np.sqrt(s.variance))
         else:
             rows = _series_rows(est, s, args.rows)

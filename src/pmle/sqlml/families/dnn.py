@@ -3,7 +3,7 @@
 Inputs are encoded as BigQuery ML does for DNNs (:class:`~pmle.sqlml.encoding.OneHot`:
 standardised numerics, one-hot strings). BigQuery ML's defaults: `hidden_units` one layer of
 min(128, N / (10 (Ni + No))) units (N training rows, Ni inputs, No outputs), `activation_fn`
-RELU, `optimizer` ADAM with `learn_rate` 0.001, `batch_size` min(1024, N), `dropout` 0,
+RELU, `optimizer` ADAM with `learn_rate` 0.001, `batch_size` min(32, N), `dropout` 0,
 `l1_reg` / `l2_reg` 0, `max_iterations` 20 epochs, `early_stop` TRUE with `min_rel_progress`
 0.01 (on the evaluation rows when there are some, else the training rows).
 
@@ -38,6 +38,8 @@ __all__ = ["DnnEstimator", "fit", "load", "mlp_params"]
 FILE = "dnn.skops"
 ACTIVATIONS = {"RELU": "relu", "SIGMOID": "logistic", "TANH": "tanh"}
 OPTIMIZERS = {"ADAM": "adam", "SGD": "sgd"}
+#: BigQuery ML's batch_size: 32 rows, or all of them when fewer
+DEFAULT_BATCH = 32
 DEFAULT_EPOCHS = 20
 DEFAULT_LEARN_RATE = 0.001
 
@@ -112,7 +114,7 @@ def mlp_params(options: Options, rows: int, inputs: int, outputs: int) -> dict[s
     hidden = options.get("hidden_units") or default_hidden_units(rows, inputs, outputs)
     if any(int(h) < 1 for h in hidden):
         raise InvalidInput(f"hidden_units must be positive, got {hidden!r}")
-    batch = int(options.get("batch_size", min(1024, rows)))
+    batch = int(options.get("batch_size", min(DEFAULT_BATCH, rows)))
     return {
         "hidden_layer_sizes": tuple(int(h) for h in hidden),
         "activation": ACTIVATIONS[activation],

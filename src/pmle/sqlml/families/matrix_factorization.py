@@ -4,8 +4,8 @@ The training query holds `user_col` (default 'user'), `item_col` ('item') and `r
 ('rating'). EXPLICIT feedback (default) fits rating ≈ mean + user intercept + item intercept +
 user factors · item factors by alternating least squares; IMPLICIT feedback fits the weighted
 ALS of Hu, Koren & Volinsky (preference 1 where rated, confidence 1 + `wals_alpha` · rating,
-over every user-item pair). `num_factors` defaults to log2(n) rounded (n: training rows),
-`l2_reg` to 1.0 (on factors and intercepts), `max_iterations` to 20 with `early_stop` at
+over every user-item pair). `num_factors` defaults to log2(n) rounded, at least 2 (n: training
+rows), `l2_reg` to 1.0 (on factors and intercepts), `max_iterations` to 20 with `early_stop` at
 `min_rel_progress` 0.01. Each half step solves every user's (or item's) regularised least
 squares exactly, in one batch (pure NumPy / SciPy sparse), so the objective never rises.
 
@@ -323,7 +323,7 @@ def fit(
     item_codes, items = pd.factorize(data[item_col], sort=True)
     implicit = options.get("feedback_type", "EXPLICIT") == "IMPLICIT"
     n = len(data)
-    k = int(options.get("num_factors") or max(1, round(math.log2(max(n, 2)))))
+    k = int(options.get("num_factors") or max(2, round(math.log2(max(n, 2)))))
     l2 = float(options.get("l2_reg", 1.0))
     alpha = float(options.get("wals_alpha", 40.0))
     arrays, losses = als(

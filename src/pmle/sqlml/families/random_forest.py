@@ -2,7 +2,7 @@
 
 BigQuery ML trains a random forest as one XGBoost round of `num_parallel_tree` trees (default
 100), each on a `subsample` of the rows (default 0.8) choosing among a `colsample_bynode`
-share of the features at each split (default 0.8), `max_tree_depth` 20, `l2_reg` 1.0,
+share of the features at each split (default 0.8), `max_tree_depth` 15, `l2_reg` 1.0,
 `min_tree_child_weight` 1; predictions average the trees. LightGBM's `boosting='rf'` is the
 same construction — every tree fitted to the gradients at the initial score, with XGBoost's
 regularisers (L1 / L2 on leaf values, minimum hessian per leaf, minimum split gain), bagging
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pmle.errors import InvalidInput
 from pmle.sqlml.families.common import scored_rows
 from pmle.sqlml.families.trees import (
     TreeEstimator,
@@ -32,13 +33,18 @@ if TYPE_CHECKING:
 __all__ = ["TreeEstimator", "fit", "lightgbm_params", "load"]
 
 DEFAULT_TREES = 100
-DEFAULT_DEPTH = 20
+DEFAULT_DEPTH = 15
 DEFAULT_SUBSAMPLE = 0.8
 DEFAULT_BYNODE = 0.8
 
 
 def lightgbm_params(options: Options, classes: list[Any] | None, rows: int) -> dict[str, Any]:
     """The LightGBM parameters of a RANDOM_FOREST model's options."""
+    if int(options.get("num_parallel_tree", DEFAULT_TREES)) < 2:
+        raise InvalidInput(
+            "a random forest's num_parallel_tree is at least 2",
+            hint=f"leave it out for BigQuery ML's default of {DEFAULT_TREES} trees",
+        )
     depth = int(options.get("max_tree_depth", DEFAULT_DEPTH))
     params = common_params(options, depth, classes, rows)
     params.update(
