@@ -57,7 +57,10 @@ REG_LABEL = "monthly_charges"
 PARTS = [
     ("read (DuckDB → pandas)", ["engine.py:frame"]),
     ("split (row hashes)", ["split.py:split_mask"]),
-    ("encode", ["encoding.py:fit", "encoding.py:matrix", "encoding.py:frame"]),
+    (
+        "encode",
+        ["encoding.py:as_categories", "encoding.py:fit", "encoding.py:matrix", "encoding.py:frame"],
+    ),
     ("statistics (skew baseline)", ["validate.py:training_statistics"]),
     ("evaluate", ["train.py:evaluate_supervised", "trees.py:evaluate"]),
     ("register (files, metadata)", ["engine.py:_register"]),

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LabelCodes",
     "OneHot",
+    "as_categories",
     "category_codes",
     "is_categorical",
     "label_codes",
@@ -60,6 +61,11 @@ def category_codes(series: pd.Series, categories: list[str]) -> np.ndarray:
 
     if not categories:
         return np.full(len(series), -1, dtype="int64")
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        # look the few distinct values up once, then map each row's code
+        known = [str(c) for c in series.cat.categories]
+        lookup = np.append(pd.Index(categories).get_indexer(known), -1).astype("int64")
+        return lookup[np.asarray(series.cat.codes, dtype="int64")]  # code -1 → the final -1
     if isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow":
         import pyarrow as pa
         import pyarrow.compute as pc
@@ -75,6 +81,30 @@ def category_codes(series: pd.Series, categories: list[str]) -> np.ndarray:
     codes = np.asarray(pd.Categorical(text, categories=categories).codes, dtype="int64")
     codes[~present] = -1
     return codes
+
+
+def as_categories(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """`frame` with its Arrow-backed text `columns` as pandas categoricals — one dictionary
+    encoding per column, so that selecting rows and coding them afterwards is integer work
+    (the values, and every encoding of them, stay the same). Other columns are shared."""
+    import numpy as np
+    import pandas as pd
+
+    changed: dict[str, Any] = {}
+    for column in columns:
+        series = frame[column]
+        if not (isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow"):
+            continue
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        encoded = pc.dictionary_encode(pa.array(series))
+        if isinstance(encoded, pa.ChunkedArray):
+            encoded = encoded.combine_chunks()
+        codes = np.asarray(pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False))
+        categories = pd.Index(encoded.dictionary.to_pylist(), dtype=series.dtype)
+        changed[column] = pd.Categorical.from_codes(codes, categories=categories)
+    return frame.assign(**changed) if changed else frame
 
 
 def label_codes(values: Any, classes: list[Any]) -> np.ndarray:

@@ -15,7 +15,11 @@ if TYPE_CHECKING:
     from pmle.sqlml.options import Options
     from pmle.sqlml.parse import CreateModel
 
-__all__ = ["evaluate_supervised", "labelled", "train_model"]
+__all__ = ["CODED_FAMILIES", "evaluate_supervised", "labelled", "train_model"]
+
+#: families whose encodings (one-hot, label codes) read text features as categories: theirs
+#: are dictionary-encoded once before the split (selecting rows of text is the slow part)
+CODED_FAMILIES = frozenset({"linear", "boosted_tree", "random_forest", "dnn"})
 
 
 def _duck_types(frame: pd.DataFrame) -> dict[str, str]:
@@ -34,6 +38,7 @@ def train_model(
 ) -> tuple[SqlModel, pd.DataFrame]:
     """Train the model a CREATE MODEL describes on the rows of its query; the model and a few
     input rows (for the registry's signature)."""
+    from pmle.sqlml.encoding import as_categories
     from pmle.sqlml.model import SqlModel, family_module
     from pmle.sqlml.split import split_mask
     from pmle.sqlml.validate import STATS_KEY, training_statistics
@@ -87,6 +92,8 @@ def train_model(
     # ARIMA_PLUS train on every row; a random split would tear a time series apart)
     held_out = options.supervised  # AutoML searches on the training rows only, too
     mask = split_mask(data, options) if held_out else None
+    if mask is not None and options.family in CODED_FAMILIES:
+        data = as_categories(data, [c for c in features if c != label])
     train = data if mask is None else data[~mask]
     evaluation = None if mask is None else data[mask]
     module = family_module(options.family)
