@@ -96,6 +96,25 @@ def test_movielens_ratings(ws: Workspace) -> None:
     assert top["predicted_rating"].is_monotonic_decreasing
 
 
+def test_split_only_when_asked(ws: Workspace) -> None:
+    train, _ = _low_rank()
+    ws.datasets.import_("ratings", train)
+    base = "model_type='MATRIX_FACTORIZATION', num_factors=3, l2_reg=0.5"
+    ws.sql(f"CREATE MODEL whole OPTIONS({base}) AS SELECT * FROM ratings")
+    ws.sql(
+        f"CREATE MODEL part OPTIONS({base}, data_split_method='RANDOM', "
+        "data_split_eval_fraction=0.25) AS SELECT * FROM ratings"
+    )
+    whole, part = ws.sql_session.model("whole"), ws.sql_session.model("part")
+    # BigQuery ML's default for matrix factorization is NO_SPLIT: evaluated on its own rows
+    assert whole.evaluation["split"] == "training" and whole.evaluation["rows"] == len(train)
+    assert part.evaluation["split"] == "evaluation"
+    assert part.evaluation["rows"] == pytest.approx(0.25 * len(train), abs=0.03 * len(train))
+    # the held-out ratings are harder than the ones the factors were fitted to
+    fitted = whole.evaluation["metrics"]["mean_squared_error"]
+    assert part.evaluation["metrics"]["mean_squared_error"] > 2 * fitted
+
+
 def test_implicit_feedback(ws: Workspace) -> None:
     train, _ = _low_rank(3)
     train["rating"] = (train["rating"] > 3).astype("float64") * train["rating"]

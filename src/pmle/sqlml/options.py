@@ -32,7 +32,8 @@ MODEL_TYPES = {
 }
 FAMILIES = frozenset(MODEL_TYPES.values())
 SUPERVISED = frozenset({"linear", "boosted_tree", "random_forest", "dnn", "automl"})
-_SPLITTING = SUPERVISED - {"automl"}
+#: matrix factorization splits only when asked (its default is NO_SPLIT)
+_SPLITTING = SUPERVISED - {"automl"} | {"matrix_factorization"}
 _ITERATIVE = frozenset({"linear", "boosted_tree", "random_forest", "dnn", "kmeans"})
 
 

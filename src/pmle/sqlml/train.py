@@ -88,9 +88,13 @@ def train_model(
         raise InvalidInput(f"{stmt.name}: the training query has no feature columns")
     inputs_frame = frame[[c for c in raw_columns if c != label]]
     inputs = _duck_types(inputs_frame)
-    # only supervised models hold rows out (k-means, PCA, matrix factorization and
-    # ARIMA_PLUS train on every row; a random split would tear a time series apart)
-    held_out = options.supervised  # AutoML searches on the training rows only, too
+    # supervised models hold rows out (AutoML searches on the training rows only, too); matrix
+    # factorization when a data_split_method asks (BigQuery ML's default for it is NO_SPLIT);
+    # k-means, PCA and ARIMA_PLUS train on every row (a split would tear a time series apart)
+    held_out = options.supervised or (
+        options.family == "matrix_factorization"
+        and options.get("data_split_method", "NO_SPLIT") != "NO_SPLIT"
+    )
     mask = split_mask(data, options) if held_out else None
     if mask is not None and options.family in CODED_FAMILIES:
         data = as_categories(data, [c for c in features if c != label])
