@@ -655,7 +655,7 @@ def versions_of(system: str) -> dict[str, str]:
             "import json, importlib.metadata as m\n"
             "out = {}\n"
             "for p in ['pmle', 'lightgbm', 'numpy', 'pandas', 'uvicorn', 'fastapi', 'starlette',"
-            " 'treelite', 'onnxruntime', 'orjson']:\n"
+            " 'lleaves', 'llvmlite', 'onnxruntime', 'orjson']:\n"
             "    try: out[p] = m.version(p)\n"
             "    except m.PackageNotFoundError: pass\n"
             "print(json.dumps(out))"

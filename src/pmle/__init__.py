@@ -9,13 +9,23 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["Endpoint", "Workspace", "__version__", "errors", "init", "open_workspace", "sql"]
+__all__ = [
+    "Endpoint",
+    "Workspace",
+    "__version__",
+    "errors",
+    "init",
+    "open_workspace",
+    "sql",
+    "start_run",
+]
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from pmle import errors
     from pmle.serving.client import Endpoint
+    from pmle.tracking import Run
     from pmle.workspace import Workspace, init, open_workspace
 
 
@@ -25,6 +35,31 @@ def sql(script: str, workspace: str | None = None) -> pa.Table:
     from pmle.workspace import open_workspace
 
     return open_workspace(workspace).sql(script)
+
+
+def start_run(
+    experiment: str = "default",
+    name: str | None = None,
+    *,
+    workspace: str | None = None,
+    **kwargs: Any,
+) -> Run:
+    """Start a run in the workspace `workspace` (default: the one found from
+    `PMLE_WORKSPACE` or the current folder); the run closes the workspace when it ends.
+
+        with pmle.start_run("churn", params={"lr": 0.1}) as run:
+            run.log_metric("auc", 0.91)
+    """
+    from pmle.workspace import open_workspace
+
+    ws = open_workspace(workspace)
+    try:
+        run = ws.tracking.start_run(experiment, name, **kwargs)
+    except BaseException:
+        ws.close()
+        raise
+    run._close_workspace = True
+    return run
 
 
 def __getattr__(name: str) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import socket
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -148,3 +149,30 @@ def lazy_exports(package: str, where: Mapping[str, str | tuple[str, str]]) -> An
         return getattr(importlib.import_module(module), attr)
 
     return __getattr__
+
+
+def this_host() -> str:
+    """The name runs record as their owner's host (pipeline runs, tracking runs)."""
+    return socket.gethostname()
+
+
+def owner_alive(host: str | None, pid: int | None) -> bool:
+    """Whether the process that owns a run may still be running it: True for another host's
+    process (it cannot be checked from here) or an unknown owner, else whether `pid` lives."""
+    if host is None or pid is None or host != this_host():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return _not_zombie(pid)
+
+
+def _not_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True

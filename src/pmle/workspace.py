@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from pmle.storage.artifacts import ArtifactStore
     from pmle.storage.lineage import Lineage
     from pmle.storage.warehouse import Warehouse
+    from pmle.tracking import Tracking
 
 DIRNAME = ".pmle"
 ENV_VAR = "PMLE_WORKSPACE"
@@ -184,6 +185,13 @@ class Workspace:
         from pmle.pipelines.schedules import Schedules
 
         return Schedules(self)
+
+    @cached_property
+    def tracking(self) -> Tracking:
+        """Experiments and runs."""
+        from pmle.tracking import Tracking
+
+        return Tracking(self)
 
     @cached_property
     def tokens(self) -> Tokens:

@@ -11,6 +11,7 @@ from pmle.cli import (
     automl_cmd,
     batch_cmd,
     data_cmd,
+    experiments_cmd,
     explain_cmd,
     fairness_cmd,
     models_cmd,
@@ -31,6 +32,7 @@ app = typer.Typer(
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(automl_cmd.app, name="automl")
+app.add_typer(experiments_cmd.app, name="experiments")
 
 
 def _version(value: bool) -> None:

@@ -171,7 +171,9 @@ def deploy(
     ] = False,
     compile_trees: Annotated[
         bool,
-        typer.Option("--compile", help="compile LightGBM trees to machine code (treelite, gcc)"),
+        typer.Option(
+            "--compile", help="compile LightGBM trees to machine code (lleaves: extra 'compiled')"
+        ),
     ] = False,
 ) -> None:
     """Deploy a model version (resolved now) on an endpoint."""

@@ -9,8 +9,6 @@ FAILED with those tasks, and a retry reuses them.
 from __future__ import annotations
 
 import json
-import os
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,7 +26,6 @@ __all__ = [
     "JOURNAL",
     "SPEC_FILE",
     "PipelineRun",
-    "owner_alive",
     "read_journal",
     "refs_of",
     "task_summary",
@@ -222,30 +219,3 @@ def merge_tasks(earlier: list[dict[str, Any]], later: list[dict[str, Any]]) -> l
     by_key = {t["key"]: t for t in earlier}
     by_key.update({t["key"]: t for t in later})
     return sorted(by_key.values(), key=lambda t: (t.get("start") or 0.0, t["key"]))
-
-
-def this_host() -> str:
-    """The name runs record as their owner's host."""
-    return socket.gethostname()
-
-
-def owner_alive(host: str | None, pid: int | None) -> bool:
-    """Whether the process that owns a run may still be running it: True for another host's
-    process (it cannot be checked from here) or an unknown owner, else whether `pid` lives."""
-    if host is None or pid is None or host != this_host():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return _not_zombie(pid)
-
-
-def _not_zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pmle._util import utcnow
+from pmle._util import owner_alive, this_host, utcnow
 from pmle.errors import Conflict, InvalidInput, NotFound
 from pmle.pipelines.run_records import (
     CANCEL_FILE,
@@ -28,12 +28,10 @@ from pmle.pipelines.run_records import (
     append_journal,
     jsonable,
     merge_tasks,
-    owner_alive,
     read_journal,
     refs_of,
     run_of,
     task_summary,
-    this_host,
 )
 
 if TYPE_CHECKING:

@@ -382,7 +382,7 @@ class Schedules:
         be told) and this process's launches that have not recorded their run yet."""
         import sqlalchemy as sa
 
-        from pmle.pipelines.run_records import owner_alive
+        from pmle._util import owner_alive
         from pmle.storage import schema as t
 
         r = t.pipeline_runs

@@ -288,7 +288,7 @@ class Endpoints:
         With `traffic_percent` the new model gets that share and the others keep their
         proportions of the rest (Vertex's behaviour); `traffic_split` sets the whole split,
         using the key `"0"` for the new model. By default the new model gets 100 %.
-        `compile` asks servers to compile LightGBM trees to machine code (treelite + gcc) for
+        `compile` asks servers to compile LightGBM trees to machine code (lleaves, LLVM) for
         batches, falling back to the C API path where that is not possible.
         """
 

@@ -171,6 +171,19 @@ class Lineage:
             )
         )
         execution_id = int(res.inserted_primary_key[0])  # type: ignore[index]
+        self.link(conn, execution_id, inputs=inputs, outputs=outputs)
+        return execution_id
+
+    def link(
+        self,
+        conn: Connection,
+        execution_id: int,
+        *,
+        inputs: Iterable[tuple[int, str | None]] = (),
+        outputs: Iterable[tuple[int, str | None]] = (),
+    ) -> None:
+        """Add input and output artifacts to an execution already recorded (a running one)."""
+        now = utcnow()
         rows = [
             {
                 "artifact_id": a,
@@ -184,7 +197,14 @@ class Lineage:
         ]
         if rows:
             conn.execute(t.events.insert(), rows)
-        return execution_id
+
+    def finish(self, conn: Connection, execution_id: int, state: str) -> None:
+        """End a running execution with `state` (COMPLETE, FAILED, ...)."""
+        conn.execute(
+            t.executions.update()
+            .where(t.executions.c.id == execution_id)
+            .values(state=state, ended_at=utcnow())
+        )
 
     def attribute(
         self,

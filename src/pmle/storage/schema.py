@@ -14,6 +14,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -187,7 +188,7 @@ deployed_models = Table(
     Column("traffic_percent", Integer, nullable=False),
     Column("max_batch_size", Integer, nullable=False),
     Column("max_wait_ms", Float, nullable=False),
-    Column("compile", Boolean, nullable=False, default=False),  # compiled trees (treelite)
+    Column("compile", Boolean, nullable=False, default=False),  # compiled trees (lleaves)
     # Counters the servers add their deltas to.
     Column("request_count", Integer, nullable=False, default=0),
     Column("error_count", Integer, nullable=False, default=0),
@@ -351,4 +352,86 @@ pipeline_schedules = Table(
     Column("started_runs", Integer, nullable=False, default=0, server_default="0"),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# --- experiment tracking -----------------------------------------------------------------------
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(256), nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("tags", JSON, nullable=False, default=dict),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# A run: one attempt at training something, inside an experiment, maybe inside another run.
+tracking_runs = Table(
+    "tracking_runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.id"), nullable=False, index=True),
+    Column("name", String(256), nullable=False),
+    Column("parent_id", Integer, ForeignKey("tracking_runs.id"), nullable=True, index=True),
+    Column("status", String(16), nullable=False),  # RUNNING | FINISHED | FAILED | KILLED
+    Column("notes", Text, nullable=False, default=""),
+    Column("error", Text, nullable=True),
+    Column("execution_id", Integer, nullable=True),  # its node in the lineage graph
+    Column("owner_host", String(256), nullable=True),
+    Column("owner_pid", Integer, nullable=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("experiment_id", "name", name="uq_tracking_runs_name"),
+)
+
+run_params = Table(
+    "run_params",
+    metadata,
+    Column("run_id", Integer, ForeignKey("tracking_runs.id"), primary_key=True),
+    Column("key", String(256), primary_key=True),
+    Column("value", Text, nullable=False),
+    Index("ix_run_params_key_value", "key", "value"),
+)
+
+run_tags = Table(
+    "run_tags",
+    metadata,
+    Column("run_id", Integer, ForeignKey("tracking_runs.id"), primary_key=True),
+    Column("key", String(256), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# Every logged value of every metric (the curves).
+run_metrics = Table(
+    "run_metrics",
+    metadata,
+    Column("run_id", Integer, ForeignKey("tracking_runs.id"), nullable=False),
+    Column("key", String(256), nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("value", Float, nullable=True),  # NULL: NaN (SQLite stores no NaN)
+    Column("timestamp", Float, nullable=False),  # seconds since the epoch
+    Index("ix_run_metrics_run_key_step", "run_id", "key", "step"),
+)
+
+# The last value of each metric of each run (what searches filter and sort on).
+run_latest_metrics = Table(
+    "run_latest_metrics",
+    metadata,
+    Column("run_id", Integer, ForeignKey("tracking_runs.id"), primary_key=True),
+    Column("key", String(256), primary_key=True),
+    Column("value", Float, nullable=True),  # NULL: NaN
+    Column("step", Integer, nullable=False),
+    Index("ix_run_latest_metrics_key_value", "key", "value"),
+)
+
+run_artifacts = Table(
+    "run_artifacts",
+    metadata,
+    Column("run_id", Integer, ForeignKey("tracking_runs.id"), primary_key=True),
+    Column("path", String(1024), primary_key=True),  # the name inside the run
+    Column("key", String(64), nullable=False),  # the artifact store's content key
+    Column("size", Integer, nullable=False),
+    Column("is_dir", Boolean, nullable=False, default=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
 )

@@ -1,0 +1,564 @@
+"""The tracking tables, read and written (SQLAlchemy Core over the metadata database).
+
+Writes are one short transaction each. The latest value of each metric is kept beside the
+curve (`run_latest_metrics`, upserted with the curve's point when its step is not older), so
+searching and sorting 10,000 runs by a metric is an indexed join, not a scan of every point.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pmle._util import as_utc, owner_alive, this_host, utcnow
+from pmle.errors import AlreadyExists, InvalidInput, NotFound
+from pmle.storage import schema as t
+from pmle.tracking.records import Experiment, MetricPoint, RunInfo
+from pmle.tracking.search import Clause, Order, parse_filter, parse_order
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
+
+    from pmle.storage.lineage import Lineage
+
+__all__ = ["TrackingStore"]
+
+#: SQLite's default limit on bound parameters is 32766; stay well under it per IN list
+_CHUNK = 900
+RUN_TYPE = "ExperimentRun"
+CONTEXT_TYPE = "Experiment"
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield ids[start : start + _CHUNK]
+
+
+class TrackingStore:
+    def __init__(self, engine: Engine, lineage: Lineage) -> None:
+        self._engine = engine
+        self._lineage = lineage
+
+    # -- experiments --------------------------------------------------------------------------
+
+    def experiment_id(self, conn: Connection, name: str, *, create: bool) -> int:
+        import sqlalchemy as sa
+
+        found = conn.execute(
+            sa.select(t.experiments.c.id).where(t.experiments.c.name == name)
+        ).scalar()
+        if found is not None:
+            return int(found)
+        if not create:
+            raise NotFound(f"no experiment named {name!r}", hint="pmle experiments list")
+        res = conn.execute(
+            t.experiments.insert().values(name=name, description="", tags={}, created_at=utcnow())
+        )
+        return int(res.inserted_primary_key[0])  # type: ignore[index]
+
+    def create_experiment(
+        self, name: str, description: str, tags: dict[str, str], *, exist_ok: bool
+    ) -> None:
+        import sqlalchemy as sa
+
+        with self._engine.begin() as conn:
+            found = conn.execute(
+                sa.select(t.experiments.c.id).where(t.experiments.c.name == name)
+            ).scalar()
+            if found is not None:
+                if exist_ok:
+                    return
+                raise AlreadyExists(f"experiment {name!r} exists")
+            conn.execute(
+                t.experiments.insert().values(
+                    name=name, description=description, tags=tags, created_at=utcnow()
+                )
+            )
+
+    def experiments(self, name: str | None = None) -> list[Experiment]:
+        import sqlalchemy as sa
+
+        e, r = t.experiments, t.tracking_runs
+        counts = (
+            sa.select(
+                r.c.experiment_id,
+                sa.func.count().label("n"),
+                sa.func.max(r.c.started_at).label("last"),
+            )
+            .group_by(r.c.experiment_id)
+            .subquery()
+        )
+        query = (
+            sa.select(e, counts.c.n, counts.c.last)
+            .select_from(e.outerjoin(counts, counts.c.experiment_id == e.c.id))
+            .order_by(e.c.name)
+        )
+        if name is not None:
+            query = query.where(e.c.name == name)
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            Experiment(
+                id=row.id,
+                name=row.name,
+                description=row.description,
+                tags=dict(row.tags or {}),
+                created_at=as_utc(row.created_at),
+                run_count=int(row.n or 0),
+                last_run_at=as_utc(row.last),
+            )
+            for row in rows
+        ]
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    def create_run(
+        self, experiment: str, name: str, parent_id: int | None, notes: str
+    ) -> tuple[int, int]:
+        """A RUNNING run and its lineage execution: (run id, execution id)."""
+        import sqlalchemy as sa
+
+        r = t.tracking_runs
+        with self._engine.begin() as conn:
+            exp_id = self.experiment_id(conn, experiment, create=True)
+            if parent_id is not None:
+                parent_exp = conn.execute(
+                    sa.select(r.c.experiment_id).where(r.c.id == parent_id)
+                ).scalar()
+                if parent_exp is None:
+                    raise NotFound(f"no run with id {parent_id} to nest under")
+                if int(parent_exp) != exp_id:
+                    raise InvalidInput("a nested run belongs to its parent's experiment")
+            taken = conn.execute(
+                sa.select(r.c.id).where(r.c.experiment_id == exp_id, r.c.name == name)
+            ).scalar()
+            if taken is not None:
+                raise AlreadyExists(f"experiment {experiment!r} already has a run {name!r}")
+            execution_id = self._lineage.record_execution(
+                conn, RUN_TYPE, name=f"{experiment}/{name}", state="RUNNING"
+            )
+            self._lineage.attribute(conn, CONTEXT_TYPE, experiment, execution_ids=[execution_id])
+            res = conn.execute(
+                r.insert().values(
+                    experiment_id=exp_id,
+                    name=name,
+                    parent_id=parent_id,
+                    status="RUNNING",
+                    notes=notes,
+                    execution_id=execution_id,
+                    owner_host=this_host(),
+                    owner_pid=os.getpid(),
+                    started_at=utcnow(),
+                )
+            )
+            return int(res.inserted_primary_key[0]), execution_id  # type: ignore[index]
+
+    def end_run(
+        self, run_id: int, status: str, error: str | None, execution_id: int | None
+    ) -> None:
+        r = t.tracking_runs
+        with self._engine.begin() as conn:
+            conn.execute(
+                r.update()
+                .where(r.c.id == run_id, r.c.status == "RUNNING")
+                .values(status=status, error=error, ended_at=utcnow())
+            )
+            if execution_id is not None:
+                state = "COMPLETE" if status == "FINISHED" else "FAILED"
+                self._lineage.finish(conn, execution_id, state)
+
+    def set_notes(self, run_id: int, notes: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                t.tracking_runs.update().where(t.tracking_runs.c.id == run_id).values(notes=notes)
+            )
+
+    def link(
+        self, execution_id: int, inputs: Iterable[int] = (), outputs: Iterable[int] = ()
+    ) -> None:
+        with self._engine.begin() as conn:
+            self._lineage.link(
+                conn,
+                execution_id,
+                inputs=[(a, "input") for a in inputs],
+                outputs=[(a, "output") for a in outputs],
+            )
+
+    # -- params, tags, metrics, artifacts -----------------------------------------------------
+
+    def log_params(self, run_id: int, params: dict[str, str]) -> tuple[str, str, str] | None:
+        """Insert new parameters; the first one that exists with another value (key, old,
+        new), and nothing written, or None."""
+        import sqlalchemy as sa
+
+        p = t.run_params
+        with self._engine.begin() as conn:
+            existing = dict(
+                conn.execute(
+                    sa.select(p.c.key, p.c.value).where(
+                        p.c.run_id == run_id, p.c.key.in_(list(params))
+                    )
+                ).all()
+            )
+            for key, value in params.items():
+                if key in existing and existing[key] != value:
+                    return key, existing[key], value
+            new = [
+                {"run_id": run_id, "key": k, "value": v}
+                for k, v in params.items()
+                if k not in existing
+            ]
+            if new:
+                conn.execute(p.insert(), new)
+        return None
+
+    def set_tags(self, run_id: int, tags: dict[str, str]) -> None:
+        rows = [{"run_id": run_id, "key": k, "value": v} for k, v in tags.items()]
+        with self._engine.begin() as conn:
+            self._upsert(conn, t.run_tags, rows, ["run_id", "key"], ["value"])
+
+    def log_metrics(
+        self, run_id: int, points: list[tuple[str, int, float | None]], timestamp: float
+    ) -> None:
+        if not points:
+            return
+        curve = [
+            {"run_id": run_id, "key": k, "step": s, "value": v, "timestamp": timestamp}
+            for k, s, v in points
+        ]
+        latest = [{"run_id": run_id, "key": k, "step": s, "value": v} for k, s, v in points]
+        with self._engine.begin() as conn:
+            conn.execute(t.run_metrics.insert(), curve)
+            self._upsert(
+                conn, t.run_latest_metrics, latest, ["run_id", "key"], ["value", "step"], newer=True
+            )
+
+    def add_artifact(self, run_id: int, path: str, key: str, size: int, is_dir: bool) -> None:
+        row = {
+            "run_id": run_id,
+            "path": path,
+            "key": key,
+            "size": size,
+            "is_dir": is_dir,
+            "created_at": utcnow(),
+        }
+        with self._engine.begin() as conn:
+            self._upsert(
+                conn, t.run_artifacts, [row], ["run_id", "path"], ["key", "size", "is_dir"]
+            )
+
+    def _upsert(
+        self,
+        conn: Connection,
+        table: Any,
+        rows: list[dict[str, Any]],
+        keys: list[str],
+        update: list[str],
+        *,
+        newer: bool = False,
+    ) -> None:
+        """INSERT … ON CONFLICT DO UPDATE (SQLite and PostgreSQL); with `newer`, only rows
+        whose step is not older than the stored one replace it."""
+        if not rows:
+            return
+        name = conn.dialect.name
+        if name == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        elif name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:  # any other database: delete and insert
+            self._replace(conn, table, rows, keys, newer=newer)
+            return
+        stmt = insert(table)
+        where = stmt.excluded.step >= table.c.step if newer else None
+        stmt = stmt.on_conflict_do_update(
+            index_elements=keys, set_={c: stmt.excluded[c] for c in update}, where=where
+        )
+        conn.execute(stmt, rows)
+
+    def _replace(
+        self,
+        conn: Connection,
+        table: Any,
+        rows: list[dict[str, Any]],
+        keys: list[str],
+        *,
+        newer: bool,
+    ) -> None:
+        import sqlalchemy as sa
+
+        for row in rows:
+            match = sa.and_(*(table.c[k] == row[k] for k in keys))
+            current = conn.execute(sa.select(table).where(match)).first()
+            if current is not None and newer and current.step > row["step"]:
+                continue
+            conn.execute(table.delete().where(match))
+            conn.execute(table.insert().values(**row))
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def run_id(self, ref: int | str) -> int:
+        """The id of a run named by its id or `EXPERIMENT/RUN`."""
+        import sqlalchemy as sa
+
+        r, e = t.tracking_runs, t.experiments
+        with self._engine.connect() as conn:
+            if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+                found = conn.execute(sa.select(r.c.id).where(r.c.id == int(ref))).scalar()
+            else:
+                experiment, sep, name = str(ref).rpartition("/")
+                if not sep or not experiment or not name:
+                    raise InvalidInput(
+                        f"cannot read the run {ref!r}",
+                        hint="name a run by its id or EXPERIMENT/RUN",
+                    )
+                found = conn.execute(
+                    sa.select(r.c.id)
+                    .select_from(r.join(e, r.c.experiment_id == e.c.id))
+                    .where(e.c.name == experiment, r.c.name == name)
+                ).scalar()
+        if found is None:
+            raise NotFound(f"no run {ref!r}", hint="pmle experiments show EXPERIMENT")
+        return int(found)
+
+    def recover(self) -> int:
+        """Mark RUNNING runs of this host whose process has gone as FAILED; how many."""
+        import sqlalchemy as sa
+
+        r = t.tracking_runs
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(r.c.id, r.c.owner_host, r.c.owner_pid).where(
+                    r.c.status == "RUNNING", r.c.owner_host == this_host()
+                )
+            ).all()
+        dead = [
+            row.id
+            for row in rows
+            if row.owner_pid != os.getpid() and not owner_alive(row.owner_host, row.owner_pid)
+        ]
+        if dead:
+            with self._engine.begin() as conn:
+                conn.execute(
+                    r.update()
+                    .where(r.c.id.in_(dead), r.c.status == "RUNNING")
+                    .values(
+                        status="FAILED",
+                        error="the process running it ended without ending the run",
+                        ended_at=utcnow(),
+                    )
+                )
+        return len(dead)
+
+    def search(
+        self,
+        experiments: Sequence[str] | None,
+        filter_text: str | None,
+        order_by: Sequence[str] | str | None,
+        max_results: int | None,
+        parent_id: int | None = None,
+    ) -> list[int]:
+        """Ids of the runs matching, in order."""
+        import sqlalchemy as sa
+
+        r, e = t.tracking_runs, t.experiments
+        clauses = parse_filter(filter_text)
+        orders = parse_order(order_by)
+        source: Any = r.join(e, r.c.experiment_id == e.c.id)
+        conditions: list[Any] = []
+        if experiments is not None:
+            conditions.append(e.c.name.in_(list(experiments)))
+        if parent_id is not None:
+            conditions.append(r.c.parent_id == parent_id)
+        for i, clause in enumerate(clauses):
+            source, condition = _apply(source, r, clause, f"f{i}")
+            conditions.append(condition)
+        order_columns: list[Any] = []
+        for i, order in enumerate(orders):
+            source, column = _order_column(source, r, order, f"o{i}")
+            order_columns.append(column.is_(None))  # missing values last
+            order_columns.append(column.desc() if order.descending else column.asc())
+        order_columns += [r.c.started_at.desc(), r.c.id.desc()]
+        query = sa.select(r.c.id).select_from(source).where(*conditions).order_by(*order_columns)
+        if max_results is not None:
+            query = query.limit(max_results)
+        with self._engine.connect() as conn:
+            return [int(v) for v in conn.execute(query).scalars()]
+
+    def load(self, ids: Sequence[int], *, details: bool = False) -> list[RunInfo]:
+        """The runs of `ids`, in that order, with params, tags and latest metrics (and with
+        `details`, artifacts and lineage inputs)."""
+        import sqlalchemy as sa
+
+        r, e = t.tracking_runs, t.experiments
+        found: dict[int, RunInfo] = {}
+        with self._engine.connect() as conn:
+            for chunk in _chunks(list(ids)):
+                rows = conn.execute(
+                    sa.select(r, e.c.name.label("experiment"))
+                    .select_from(r.join(e, r.c.experiment_id == e.c.id))
+                    .where(r.c.id.in_(chunk))
+                ).all()
+                for row in rows:
+                    found[row.id] = RunInfo(
+                        id=row.id,
+                        experiment=row.experiment,
+                        name=row.name,
+                        status=row.status,
+                        started_at=as_utc(row.started_at),
+                        ended_at=as_utc(row.ended_at),
+                        parent_id=row.parent_id,
+                        notes=row.notes or "",
+                        error=row.error,
+                    )
+                for table, attr in ((t.run_params, "params"), (t.run_tags, "tags")):
+                    for run_id, key, value in conn.execute(
+                        sa.select(table.c.run_id, table.c.key, table.c.value).where(
+                            table.c.run_id.in_(chunk)
+                        )
+                    ):
+                        getattr(found[run_id], attr)[key] = value
+                m = t.run_latest_metrics
+                for run_id, key, value in conn.execute(
+                    sa.select(m.c.run_id, m.c.key, m.c.value).where(m.c.run_id.in_(chunk))
+                ):
+                    found[run_id].metrics[key] = float("nan") if value is None else value
+            if details:
+                for run_id in found:
+                    self._details(conn, found[run_id], rows_of_execution(conn, run_id))
+        return [found[i] for i in ids if i in found]
+
+    def _details(self, conn: Connection, info: RunInfo, execution_id: int | None) -> None:
+        import sqlalchemy as sa
+
+        a = t.run_artifacts
+        for row in conn.execute(sa.select(a).where(a.c.run_id == info.id).order_by(a.c.path)).all():
+            info.artifacts.append(
+                {"path": row.path, "key": row.key, "size": row.size, "is_dir": row.is_dir}
+            )
+        if execution_id is None:
+            return
+        ev, art = t.events, t.artifacts
+        for name, uri, kind in conn.execute(
+            sa.select(art.c.name, art.c.uri, ev.c.type)
+            .select_from(ev.join(art, ev.c.artifact_id == art.c.id))
+            .where(ev.c.execution_id == execution_id)
+            .order_by(ev.c.id)
+        ):
+            label = name or uri or "?"
+            info.inputs.append(label if kind == "INPUT" else f"→ {label}")
+
+    def history(self, run_id: int, key: str) -> list[MetricPoint]:
+        import sqlalchemy as sa
+
+        m = t.run_metrics
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(m.c.step, m.c.value, m.c.timestamp)
+                .where(m.c.run_id == run_id, m.c.key == key)
+                .order_by(m.c.step, m.c.timestamp)
+            ).all()
+        return [
+            MetricPoint(int(s), float("nan") if v is None else float(v), float(ts))
+            for s, v, ts in rows
+        ]
+
+    def metric_keys(self, run_id: int) -> list[str]:
+        import sqlalchemy as sa
+
+        m = t.run_latest_metrics
+        with self._engine.connect() as conn:
+            return list(
+                conn.execute(
+                    sa.select(m.c.key).where(m.c.run_id == run_id).order_by(m.c.key)
+                ).scalars()
+            )
+
+
+def rows_of_execution(conn: Connection, run_id: int) -> int | None:
+    import sqlalchemy as sa
+
+    r = t.tracking_runs
+    value = conn.execute(sa.select(r.c.execution_id).where(r.c.id == run_id)).scalar()
+    return None if value is None else int(value)
+
+
+# ---- searching ---------------------------------------------------------------------------
+
+
+def _attribute_value(column: str, value: Any) -> Any:
+    if column in {"started_at", "ended_at"}:
+        values = value if isinstance(value, tuple) else (value,)
+        parsed = []
+        for v in values:
+            try:
+                parsed.append(as_utc(datetime.fromisoformat(str(v))))
+            except ValueError:
+                raise InvalidInput(
+                    f"{column} compares with ISO times, got {v!r}", hint="e.g. '2026-11-27T12:00'"
+                ) from None
+        return tuple(parsed) if isinstance(value, tuple) else parsed[0]
+    return value
+
+
+def _compare(column: Any, op: str, value: Any) -> Any:
+    if op == "=":
+        return column == value
+    if op == "!=":
+        return column != value
+    if op == "<":
+        return column < value
+    if op == "<=":
+        return column <= value
+    if op == ">":
+        return column > value
+    if op == ">=":
+        return column >= value
+    if op == "LIKE":
+        return column.like(value)
+    if op == "ILIKE":
+        return column.ilike(value)
+    if op == "IN":
+        return column.in_(list(value))
+    return column.not_in(list(value))  # NOT IN
+
+
+def _numeric(value: Any) -> bool:
+    values = value if isinstance(value, tuple) else (value,)
+    return all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+
+
+def _keyed(kind: str) -> Any:
+    return {"metric": t.run_latest_metrics, "param": t.run_params, "tag": t.run_tags}[kind]
+
+
+def _apply(source: Any, r: Any, clause: Clause, label: str) -> tuple[Any, Any]:
+    import sqlalchemy as sa
+
+    if clause.kind == "attribute":
+        column = r.c[clause.key]
+        return source, _compare(column, clause.op, _attribute_value(clause.key, clause.value))
+    table = _keyed(clause.kind).alias(label)
+    source = source.join(table, sa.and_(table.c.run_id == r.c.id, table.c.key == clause.key))
+    column = table.c.value
+    value = clause.value
+    if clause.kind != "metric":
+        if _numeric(value) and clause.op not in {"LIKE", "ILIKE"}:
+            column = sa.cast(column, sa.Float)
+        elif isinstance(value, tuple):
+            value = tuple(str(v) for v in value)
+        else:
+            value = str(value)
+    return source, _compare(column, clause.op, value)
+
+
+def _order_column(source: Any, r: Any, order: Order, label: str) -> tuple[Any, Any]:
+    import sqlalchemy as sa
+
+    if order.kind == "attribute":
+        return source, r.c[order.key]
+    table = _keyed(order.kind).alias(label)
+    source = source.outerjoin(table, sa.and_(table.c.run_id == r.c.id, table.c.key == order.key))
+    return source, table.c.value
