@@ -194,6 +194,14 @@ class Run:
             return
         self._tracking._store.link(self._execution_id, outputs=[version.lineage_artifact_id])
 
+    def autolog(self, *, models: bool = True, register: str | None = None) -> Any:
+        """A context manager logging what scikit-learn, LightGBM and XGBoost fit inside it
+        (params, per-iteration metrics, training metrics, the model; `register`: also as a
+        new version of that registry model). See :mod:`pmle.tracking.autolog`."""
+        from pmle.tracking.autolog import autolog
+
+        return autolog(self, models=models, register=register)
+
     # -- nesting and ending -------------------------------------------------------------------
 
     def child(self, name: str | None = None, **kwargs: Any) -> Run:
