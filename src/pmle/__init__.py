@@ -15,6 +15,7 @@ __all__ = [
     "__version__",
     "errors",
     "init",
+    "job_run",
     "open_workspace",
     "sql",
     "start_run",
@@ -55,6 +56,30 @@ def start_run(
     ws = open_workspace(workspace)
     try:
         run = ws.tracking.start_run(experiment, name, **kwargs)
+    except BaseException:
+        ws.close()
+        raise
+    run._close_workspace = True
+    return run
+
+
+def job_run() -> Run:
+    """Inside a training job (`pmle jobs run`): the job's tracking run, to log parameters,
+    metrics and artifacts to. The job's supervisor ends it when the job exits."""
+    import os
+
+    from pmle.errors import InvalidInput
+    from pmle.workspace import open_workspace
+
+    run_id = os.environ.get("PMLE_RUN_ID")
+    if not run_id:
+        raise InvalidInput(
+            "pmle.job_run() works inside a training job: PMLE_RUN_ID is not set",
+            hint="start the script with pmle jobs run, or use pmle.start_run()",
+        )
+    ws = open_workspace(os.environ.get("PMLE_WORKSPACE"))
+    try:
+        run = ws.tracking.attach(int(run_id))
     except BaseException:
         ws.close()
         raise

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from pmle.storage.lineage import Lineage
     from pmle.storage.warehouse import Warehouse
     from pmle.tracking import Tracking
+    from pmle.training import Jobs
 
 DIRNAME = ".pmle"
 ENV_VAR = "PMLE_WORKSPACE"
@@ -185,6 +186,13 @@ class Workspace:
         from pmle.pipelines.schedules import Schedules
 
         return Schedules(self)
+
+    @cached_property
+    def jobs(self) -> Jobs:
+        """Custom training jobs."""
+        from pmle.training import Jobs
+
+        return Jobs(self)
 
     @cached_property
     def tracking(self) -> Tracking:

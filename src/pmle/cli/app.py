@@ -14,6 +14,7 @@ from pmle.cli import (
     experiments_cmd,
     explain_cmd,
     fairness_cmd,
+    jobs_cmd,
     models_cmd,
     monitors_cmd,
     pipelines_cmd,
@@ -33,6 +34,7 @@ app.add_typer(data_cmd.app, name="data")
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(automl_cmd.app, name="automl")
 app.add_typer(experiments_cmd.app, name="experiments")
+app.add_typer(jobs_cmd.app, name="jobs")
 
 
 def _version(value: bool) -> None:

@@ -435,3 +435,35 @@ run_artifacts = Table(
     Column("is_dir", Boolean, nullable=False, default=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+# --- training: custom jobs and tuning studies -------------------------------------------------
+
+training_jobs = Table(
+    "training_jobs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(256), nullable=False),
+    Column("command", JSON, nullable=False),  # argv after the interpreter
+    Column("state", String(16), nullable=False),  # RUNNING | SUCCEEDED | FAILED | CANCELLED
+    Column("runner", String(16), nullable=False),  # local | ray
+    Column("resources", JSON, nullable=False, default=dict),
+    Column("run_id", Integer, nullable=True),  # its tracking run
+    Column("job_dir", Text, nullable=False),
+    Column("data", String(512), nullable=True),  # the dataset version it was given
+    Column("model", String(512), nullable=True),  # the model version it registered
+    Column("exit_code", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("owner_host", String(256), nullable=True),
+    Column("owner_pid", Integer, nullable=True),
+    Column("pid", Integer, nullable=True),  # the job's own process (local runner)
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+)
+
+# Optuna's journal of every tuning study (pmle.training.journal): one row per log entry.
+tuning_journal = Table(
+    "tuning_journal",
+    metadata,
+    Column("seq", Integer, primary_key=True),
+    Column("log", JSON, nullable=False),
+)

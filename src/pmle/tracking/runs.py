@@ -70,6 +70,7 @@ class Run:
         self._steps: dict[str, int] = {}
         self._lock = threading.Lock()
         self._ended = False
+        self._ends = True  # False: attached to a run another process ends (a job's run)
         self._close_workspace = False  # pmle.start_run opened the workspace for this run
 
     def __repr__(self) -> str:
@@ -216,7 +217,8 @@ class Run:
             if self._ended:
                 return
             self._ended = True
-        self._tracking._store.end_run(self.id, status, error, self._execution_id)
+        if self._ends:
+            self._tracking._store.end_run(self.id, status, error, self._execution_id)
         if self._close_workspace:
             self._tracking._ws.close()
 

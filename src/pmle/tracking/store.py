@@ -427,7 +427,7 @@ class TrackingStore:
                     found[run_id].metrics[key] = float("nan") if value is None else value
             if details:
                 for run_id in found:
-                    self._details(conn, found[run_id], rows_of_execution(conn, run_id))
+                    self._details(conn, found[run_id], execution_of_run(conn, run_id))
         return [found[i] for i in ids if i in found]
 
     def _details(self, conn: Connection, info: RunInfo, execution_id: int | None) -> None:
@@ -449,6 +449,10 @@ class TrackingStore:
         ):
             label = name or uri or "?"
             info.inputs.append(label if kind == "INPUT" else f"→ {label}")
+
+    def execution_of(self, run_id: int) -> int | None:
+        with self._engine.connect() as conn:
+            return execution_of_run(conn, run_id)
 
     def history(self, run_id: int, key: str) -> list[MetricPoint]:
         import sqlalchemy as sa
@@ -477,7 +481,7 @@ class TrackingStore:
             )
 
 
-def rows_of_execution(conn: Connection, run_id: int) -> int | None:
+def execution_of_run(conn: Connection, run_id: int) -> int | None:
     import sqlalchemy as sa
 
     r = t.tracking_runs

@@ -105,6 +105,19 @@ class Tracking:
             raise
         return run
 
+    def attach(self, ref: int | str) -> Run:
+        """A handle on a RUNNING run started elsewhere (a training job's run, by the process
+        doing the work): it logs to the run, and leaves ending it to whoever started it."""
+        from pmle.errors import Conflict
+        from pmle.tracking.runs import Run
+
+        info = self._store.load([self._store.run_id(ref)])[0]
+        if info.status != "RUNNING":
+            raise Conflict(f"run {info.ref} has ended ({info.status})")
+        run = Run(self, info, self._store.execution_of(info.id))
+        run._ends = False
+        return run
+
     def run(self, ref: int | str | Run) -> RunInfo:
         """One run with everything about it (params, metrics, tags, artifacts, lineage)."""
         from pmle.tracking.runs import Run
