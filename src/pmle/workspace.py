@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from pmle.storage.warehouse import Warehouse
     from pmle.tracking import Tracking
     from pmle.training import Jobs
+    from pmle.training.tuning import Studies
 
 DIRNAME = ".pmle"
 ENV_VAR = "PMLE_WORKSPACE"
@@ -193,6 +194,13 @@ class Workspace:
         from pmle.training import Jobs
 
         return Jobs(self)
+
+    @cached_property
+    def tuning(self) -> Studies:
+        """Hyperparameter tuning studies."""
+        from pmle.training.tuning import Studies
+
+        return Studies(self)
 
     @cached_property
     def tracking(self) -> Tracking:

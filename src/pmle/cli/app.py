@@ -20,6 +20,7 @@ from pmle.cli import (
     pipelines_cmd,
     serving_cmd,
     sql_cmd,
+    tune_cmd,
 )
 from pmle.cli._common import console, handle_errors, open_ws, print_json, state
 
@@ -35,6 +36,7 @@ app.add_typer(models_cmd.app, name="models")
 app.add_typer(automl_cmd.app, name="automl")
 app.add_typer(experiments_cmd.app, name="experiments")
 app.add_typer(jobs_cmd.app, name="jobs")
+app.add_typer(tune_cmd.app, name="tune")
 
 
 def _version(value: bool) -> None:

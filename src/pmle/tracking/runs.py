@@ -189,11 +189,7 @@ class Run:
 
     def log_model(self, ref: str) -> None:
         """Record that the run made a registered model version (`NAME@VERSION`): lineage."""
-        version = self._tracking._ws.models.get(ref)
-        self.set_tag("pmle.model", version.ref)
-        if version.lineage_artifact_id is None or self._execution_id is None:
-            return
-        self._tracking._store.link(self._execution_id, outputs=[version.lineage_artifact_id])
+        self._tracking.log_model(self.id, ref)
 
     def autolog(self, *, models: bool = True, register: str | None = None) -> Any:
         """A context manager logging what scikit-learn, LightGBM and XGBoost fit inside it

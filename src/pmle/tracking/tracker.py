@@ -118,6 +118,18 @@ class Tracking:
         run._ends = False
         return run
 
+    def log_model(self, ref: int | str | Run, model_ref: str) -> None:
+        """Record that a run (running or ended) made a registered model version: a
+        `pmle.model` tag and an output edge in the lineage graph."""
+        from pmle.tracking.runs import Run
+
+        run_id = ref.id if isinstance(ref, Run) else self._store.run_id(ref)
+        version = self._ws.models.get(model_ref)
+        self._store.set_tags(run_id, {"pmle.model": version.ref})
+        execution_id = self._store.execution_of(run_id)
+        if version.lineage_artifact_id is not None and execution_id is not None:
+            self._store.link(execution_id, outputs=[version.lineage_artifact_id])
+
     def run(self, ref: int | str | Run) -> RunInfo:
         """One run with everything about it (params, metrics, tags, artifacts, lineage)."""
         from pmle.tracking.runs import Run

@@ -162,10 +162,12 @@ class Jobs:
         env: Mapping[str, str] | None = None,
         params: Mapping[str, Any] | None = None,
         parent_run: Any = None,
+        run: Any = None,
         on_output: Callable[[str], None] | None = None,
     ) -> Job:
         """Run `target` (a .py file or a module) to the end; the finished Job. `on_output`
-        receives the log's lines as they come."""
+        receives the log's lines as they come; `run` is a tracking run to use for the job
+        (a tuning trial's) instead of a new one in `experiment`."""
         from pmle._util import check_name
 
         if runner not in {"local", "ray"}:
@@ -181,9 +183,12 @@ class Jobs:
             data_path = self._ws.datasets.path(version)
         if register is not None:
             check_name(register, "model name")
-        run = self._ws.tracking.start_run(
-            experiment, parent=parent_run, params=params, tags={"pmle.job": job_name}
-        )
+        if run is None:
+            run = self._ws.tracking.start_run(
+                experiment, parent=parent_run, params=params, tags={"pmle.job": job_name}
+            )
+        else:
+            run.set_tag("pmle.job", job_name)
         if data_ref is not None:
             run.log_dataset(data_ref)
         job_id, job_dir = self._create(job_name, command, runner, resources, run.id, data_ref)
