@@ -95,3 +95,20 @@ def test_errors_are_one_line(ws: Workspace) -> None:
         result = _run(ws, "experiments", *args)
         assert result.exit_code == 2, result.output
         assert message in result.output and "Traceback" not in result.output
+
+
+def test_export_to_mlflow(ws: Workspace, tmp_path: Path, monkeypatch) -> None:
+    import pytest
+
+    mlflow = pytest.importorskip("mlflow")
+    monkeypatch.chdir(tmp_path)
+    _runs(ws)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    done = _run(ws, "experiments", "export-mlflow", "churn", "--to", uri, "--artifacts", "arts")
+    assert done.exit_code == 0, done.output
+    assert "exported 4 run(s)" in done.output
+    client = mlflow.tracking.MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("churn").experiment_id])
+    assert len(runs) == 4
+    missing = _run(ws, "experiments", "export-mlflow", "churn")
+    assert missing.exit_code == 2 and "say where to" in missing.output

@@ -115,3 +115,20 @@ def test_errors_are_one_line_with_exit_code_2(cli_ws: Workspace, folder: Path) -
         assert sum(line.startswith("error:") for line in out.splitlines()) == 1, (args, out)
         assert message in out, (args, out)
         assert "Traceback" not in out
+
+
+def test_export_and_import_mlflow(
+    cli_ws: Workspace, folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("mlflow")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", (tmp_path / "mlruns").as_uri())
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    cli_ws.models.register("churn", str(folder))
+    code, out = run("export-mlflow", "churn@1", str(tmp_path / "exported"))
+    assert code == 0, out
+    assert (tmp_path / "exported" / "MLmodel").is_file()
+    code, out = run("import-mlflow", str(tmp_path / "exported"), "again")
+    assert code == 0, out
+    assert "registered again@1 (lightgbm)" in out
+    code, out = run("import-mlflow", str(tmp_path), "nothing")
+    assert code == 2 and "not an MLflow model folder" in out

@@ -256,3 +256,30 @@ def compare(
         console().print(table)
     if plot is not None:
         console(stderr=True).print(f"[green]✓[/] curves drawn to {written}")
+
+
+@app.command("export-mlflow")
+@handle_errors
+def export_mlflow(
+    experiments: Annotated[
+        list[str] | None, typer.Argument(help="experiments to export (default: all)")
+    ] = None,
+    to: Annotated[
+        str, typer.Option("--to", help="MLflow tracking URI, e.g. sqlite:///mlflow.db or http://…")
+    ] = "",
+    run: Annotated[list[str] | None, typer.Option("--run", help="only these runs")] = None,
+    artifacts: Annotated[
+        str | None, typer.Option("--artifacts", help="where new experiments keep artifacts")
+    ] = None,
+) -> None:
+    """Export runs (params, metric curves, tags, artifacts, nesting) to an MLflow store."""
+    from pmle.errors import InvalidInput
+    from pmle.tracking.mlflow_export import export_runs
+
+    if not to:
+        raise InvalidInput("say where to: --to sqlite:///mlflow.db (or an MLflow server URL)")
+    with open_ws() as ws:
+        exported = export_runs(
+            ws, to, experiments or None, runs=run or None, artifact_location=artifacts
+        )
+    console().print(f"[green]✓[/] exported {len(exported)} run(s) to {to}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -229,3 +230,36 @@ def delete(
         )
     count = ws.models.delete_model(name)
     console().print(f"[green]✓[/] deleted model [bold]{name}[/] and {count} version(s)")
+
+
+@app.command("export-mlflow")
+@handle_errors
+def export_mlflow(
+    ref: Annotated[str, typer.Argument(help="NAME@VERSION or NAME@ALIAS")],
+    path: Annotated[Path, typer.Argument(help="the MLflow model folder to write (new)")],
+) -> None:
+    """Write a model version in MLflow's model format (LightGBM, XGBoost, scikit-learn)."""
+    from pmle.models.mlflow_models import export_mlflow as export
+
+    with open_ws() as ws:
+        written = export(ws, ref, path)
+    console().print(f"[green]✓[/] {ref} written as an MLflow model at {written}")
+
+
+@app.command("import-mlflow")
+@handle_errors
+def import_mlflow(
+    path: Annotated[Path, typer.Argument(help="an MLflow model folder (with MLmodel)")],
+    name: Annotated[str, typer.Argument(help="the model to register it as")],
+    allow_pickle: Annotated[
+        bool,
+        typer.Option("--allow-pickle", help="load a pickled model: only for files you trust"),
+    ] = False,
+    description: Annotated[str, typer.Option("--description", "-d")] = "",
+) -> None:
+    """Register an MLflow model (lightgbm, xgboost or sklearn flavor) as a new version."""
+    from pmle.models.mlflow_models import import_mlflow as load
+
+    with open_ws() as ws:
+        version = load(ws, path, name, allow_pickle=allow_pickle, description=description)
+    console().print(f"[green]✓[/] registered {version.ref} ({version.flavor}) from {path}")

@@ -214,7 +214,7 @@ class Registry:
                     created_at=now,
                 )
             ).inserted_primary_key[0]  # type: ignore[index]
-            if input_ids:
+            if input_ids or execution_properties:  # what made it, when there is something to say
                 self._ws.lineage.record_execution(
                     conn,
                     execution,
