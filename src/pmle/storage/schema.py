@@ -383,6 +383,7 @@ tracking_runs = Table(
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("ended_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("experiment_id", "name", name="uq_tracking_runs_name"),
+    Index("ix_tracking_runs_status", "status"),  # finding RUNNING runs whose process died
 )
 
 run_params = Table(

@@ -7,9 +7,11 @@ searching and sorting 10,000 runs by a metric is an indexed join, not a scan of 
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from pmle._util import as_utc, owner_alive, this_host, utcnow
@@ -29,6 +31,56 @@ __all__ = ["TrackingStore"]
 _CHUNK = 900
 RUN_TYPE = "ExperimentRun"
 CONTEXT_TYPE = "Experiment"
+
+
+@functools.cache
+def _queries() -> SimpleNamespace:
+    """The read statements, built once: SQLAlchemy then reuses their compiled form, where a
+    statement built per call costs more than SQLite takes to run it."""
+    import sqlalchemy as sa
+
+    r, e = t.tracking_runs, t.experiments
+    ids = sa.bindparam("ids", expanding=True)
+    # parameters, tags and latest metrics of the runs in one statement:
+    # (kind, run, key, text value, number value)
+    keyed = sa.union_all(
+        *(
+            sa.select(
+                sa.literal(kind).label("kind"),
+                table.c.run_id,
+                table.c.key,
+                (sa.null() if kind == "metrics" else table.c.value).label("text"),
+                (table.c.value if kind == "metrics" else sa.null()).label("number"),
+            ).where(table.c.run_id.in_(ids))
+            for kind, table in (
+                ("params", t.run_params),
+                ("tags", t.run_tags),
+                ("metrics", t.run_latest_metrics),
+            )
+        )
+    )
+    a, ev, art = t.run_artifacts, t.events, t.artifacts
+    m = t.run_metrics
+    return SimpleNamespace(
+        runs=sa.select(r, e.c.name.label("experiment"))
+        .select_from(r.join(e, r.c.experiment_id == e.c.id))
+        .where(r.c.id.in_(ids)),
+        running=sa.select(r.c.id, r.c.owner_host, r.c.owner_pid).where(
+            r.c.status == "RUNNING", r.c.owner_host == sa.bindparam("host")
+        ),
+        history=sa.select(m.c.step, m.c.value, m.c.timestamp)
+        .where(m.c.run_id == sa.bindparam("run_id"), m.c.key == sa.bindparam("key"))
+        .order_by(m.c.step, m.c.timestamp),
+        exists=sa.select(r.c.id).where(r.c.id == sa.bindparam("run_id")),
+        keyed=keyed,
+        artifacts=sa.select(a.c.path, a.c.key, a.c.size, a.c.is_dir)
+        .where(a.c.run_id == sa.bindparam("run_id"))
+        .order_by(a.c.path),
+        events=sa.select(art.c.name, art.c.uri, ev.c.type)
+        .select_from(ev.join(art, ev.c.artifact_id == art.c.id))
+        .where(ev.c.execution_id == sa.bindparam("execution_id"))
+        .order_by(ev.c.id),
+    )
 
 
 def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
@@ -111,6 +163,14 @@ class TrackingStore:
             )
             for row in rows
         ]
+
+    def experiment_names(self, names: Sequence[str]) -> set[str]:
+        """Which of `names` are experiments."""
+        import sqlalchemy as sa
+
+        e = t.experiments
+        with self._engine.connect() as conn:
+            return set(conn.execute(sa.select(e.c.name).where(e.c.name.in_(list(names)))).scalars())
 
     # -- runs ---------------------------------------------------------------------------------
 
@@ -306,7 +366,7 @@ class TrackingStore:
         r, e = t.tracking_runs, t.experiments
         with self._engine.connect() as conn:
             if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-                found = conn.execute(sa.select(r.c.id).where(r.c.id == int(ref))).scalar()
+                found = conn.execute(_queries().exists, {"run_id": int(ref)}).scalar()
             else:
                 experiment, sep, name = str(ref).rpartition("/")
                 if not sep or not experiment or not name:
@@ -323,17 +383,14 @@ class TrackingStore:
             raise NotFound(f"no run {ref!r}", hint="pmle experiments show EXPERIMENT")
         return int(found)
 
-    def recover(self) -> int:
-        """Mark RUNNING runs of this host whose process has gone as FAILED; how many."""
-        import sqlalchemy as sa
-
+    def recover(self, only: Sequence[int] | None = None) -> int:
+        """Mark RUNNING runs of this host (or just `only`) whose process has gone as FAILED;
+        how many."""
         r = t.tracking_runs
         with self._engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(r.c.id, r.c.owner_host, r.c.owner_pid).where(
-                    r.c.status == "RUNNING", r.c.owner_host == this_host()
-                )
-            ).all()
+            rows = conn.execute(_queries().running, {"host": this_host()}).all()
+        if only is not None:
+            rows = [row for row in rows if row.id in set(only)]
         dead = [
             row.id
             for row in rows
@@ -390,18 +447,14 @@ class TrackingStore:
     def load(self, ids: Sequence[int], *, details: bool = False) -> list[RunInfo]:
         """The runs of `ids`, in that order, with params, tags and latest metrics (and with
         `details`, artifacts and lineage inputs)."""
-        import sqlalchemy as sa
 
-        r, e = t.tracking_runs, t.experiments
+        q = _queries()
         found: dict[int, RunInfo] = {}
+        executions: dict[int, int | None] = {}
         with self._engine.connect() as conn:
             for chunk in _chunks(list(ids)):
-                rows = conn.execute(
-                    sa.select(r, e.c.name.label("experiment"))
-                    .select_from(r.join(e, r.c.experiment_id == e.c.id))
-                    .where(r.c.id.in_(chunk))
-                ).all()
-                for row in rows:
+                bound = {"ids": list(chunk)}
+                for row in conn.execute(q.runs, bound).all():
                     found[row.id] = RunInfo(
                         id=row.id,
                         experiment=row.experiment,
@@ -413,40 +466,24 @@ class TrackingStore:
                         notes=row.notes or "",
                         error=row.error,
                     )
-                for table, attr in ((t.run_params, "params"), (t.run_tags, "tags")):
-                    for run_id, key, value in conn.execute(
-                        sa.select(table.c.run_id, table.c.key, table.c.value).where(
-                            table.c.run_id.in_(chunk)
-                        )
-                    ):
-                        getattr(found[run_id], attr)[key] = value
-                m = t.run_latest_metrics
-                for run_id, key, value in conn.execute(
-                    sa.select(m.c.run_id, m.c.key, m.c.value).where(m.c.run_id.in_(chunk))
-                ):
-                    found[run_id].metrics[key] = float("nan") if value is None else value
+                    executions[row.id] = row.execution_id
+                for kind, run_id, key, text, number in conn.execute(q.keyed, bound).all():
+                    if kind == "metrics":
+                        found[run_id].metrics[key] = float("nan") if number is None else number
+                    else:
+                        getattr(found[run_id], kind)[key] = text
             if details:
-                for run_id in found:
-                    self._details(conn, found[run_id], execution_of_run(conn, run_id))
+                for run_id, info in found.items():
+                    self._details(conn, info, executions[run_id])
         return [found[i] for i in ids if i in found]
 
     def _details(self, conn: Connection, info: RunInfo, execution_id: int | None) -> None:
-        import sqlalchemy as sa
-
-        a = t.run_artifacts
-        for row in conn.execute(sa.select(a).where(a.c.run_id == info.id).order_by(a.c.path)).all():
-            info.artifacts.append(
-                {"path": row.path, "key": row.key, "size": row.size, "is_dir": row.is_dir}
-            )
+        q = _queries()
+        for path, key, size, is_dir in conn.execute(q.artifacts, {"run_id": info.id}).all():
+            info.artifacts.append({"path": path, "key": key, "size": size, "is_dir": is_dir})
         if execution_id is None:
             return
-        ev, art = t.events, t.artifacts
-        for name, uri, kind in conn.execute(
-            sa.select(art.c.name, art.c.uri, ev.c.type)
-            .select_from(ev.join(art, ev.c.artifact_id == art.c.id))
-            .where(ev.c.execution_id == execution_id)
-            .order_by(ev.c.id)
-        ):
+        for name, uri, kind in conn.execute(q.events, {"execution_id": execution_id}).all():
             label = name or uri or "?"
             info.inputs.append(label if kind == "INPUT" else f"→ {label}")
 
@@ -455,19 +492,12 @@ class TrackingStore:
             return execution_of_run(conn, run_id)
 
     def history(self, run_id: int, key: str) -> list[MetricPoint]:
-        import sqlalchemy as sa
-
-        m = t.run_metrics
         with self._engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(m.c.step, m.c.value, m.c.timestamp)
-                .where(m.c.run_id == run_id, m.c.key == key)
-                .order_by(m.c.step, m.c.timestamp)
-            ).all()
-        return [
-            MetricPoint(int(s), float("nan") if v is None else float(v), float(ts))
-            for s, v, ts in rows
-        ]
+            rows = conn.execute(_queries().history, {"run_id": run_id, "key": key}).all()
+        if all(row[1] is not None for row in rows):
+            return list(map(MetricPoint._make, rows))
+        nan = float("nan")
+        return [MetricPoint(s, nan if v is None else v, ts) for s, v, ts in rows]
 
     def metric_keys(self, run_id: int) -> list[str]:
         import sqlalchemy as sa

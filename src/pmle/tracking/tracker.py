@@ -134,9 +134,18 @@ class Tracking:
         """One run with everything about it (params, metrics, tags, artifacts, lineage)."""
         from pmle.tracking.runs import Run
 
-        self._store.recover()
-        run_id = ref.id if isinstance(ref, Run) else self._store.run_id(ref)
-        return self._store.load([run_id], details=True)[0]
+        if isinstance(ref, Run):
+            run_id = ref.id
+        elif isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+            run_id = int(ref)  # loading it says whether it exists
+        else:
+            run_id = self._store.run_id(ref)
+        found = self._store.load([run_id], details=True)
+        if not found:
+            raise NotFound(f"no run {ref!r}", hint="pmle experiments show EXPERIMENT")
+        if found[0].status == "RUNNING" and self._store.recover([run_id]):
+            found = self._store.load([run_id], details=True)  # its process had died
+        return found[0]
 
     def runs(
         self,
@@ -155,7 +164,7 @@ class Tracking:
             raise InvalidInput("max_results must be at least 1")
         names = [experiment] if isinstance(experiment, str) else experiment
         if names is not None:
-            known = {e.name for e in self.experiments()}
+            known = self._store.experiment_names(names)
             missing = [n for n in names if n not in known]
             if missing:
                 raise NotFound(f"no experiment named {missing[0]!r}", hint="pmle experiments list")
@@ -176,8 +185,13 @@ class Tracking:
         """Every logged value of one metric of a run, by step."""
         from pmle.tracking.runs import Run
 
-        run_id = ref.id if isinstance(ref, Run) else self._store.run_id(ref)
-        return self._store.history(run_id, key)
+        if isinstance(ref, Run):
+            return self._store.history(ref.id, key)
+        if isinstance(ref, int):  # the run is looked up only when nothing comes back
+            points = self._store.history(ref, key)
+            if points:
+                return points
+        return self._store.history(self._store.run_id(ref), key)
 
     def compare(self, refs: Sequence[int | str | Run]) -> pd.DataFrame:
         """Runs side by side: one column per run, rows for status, duration, every parameter

@@ -1,4 +1,5 @@
-"""Custom training jobs, and the journal of tuning studies (Optuna's journal storage).
+"""Custom training jobs, the journal of tuning studies (Optuna's journal storage), and an
+index on the status of tracking runs.
 
 Revision ID: 0010
 Revises: 0009
@@ -36,6 +37,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
     )
+    op.create_index("ix_tracking_runs_status", "tracking_runs", ["status"])
     op.create_table(
         "tuning_journal",
         sa.Column("seq", sa.Integer, primary_key=True),
@@ -45,4 +47,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("tuning_journal")
+    op.drop_index("ix_tracking_runs_status", "tracking_runs")
     op.drop_table("training_jobs")
