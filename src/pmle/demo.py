@@ -3,7 +3,8 @@
 Import a real dataset shipped with pmle (telco customer churn), profile it, split it
 deterministically, train an AutoML model on the training split within a short budget, register
 it with the alias `champion`, and show the lineage recorded on the way. Train a BigQuery ML
-logistic regression with one SQL statement and compare it with the champion in one query. Then
+logistic regression with one SQL statement and compare it with the champion in one query. Tune
+a LightGBM in a tracked study (2 trials at a time) and compare its best with the champion. Then
 automate it: run
 pmle's training pipeline (KFP v2: validate → AutoML → gate → register → deploy) on the training
 split, run it again from the cache, and walk the pipeline model's lineage. Then serve it: deploy
@@ -77,6 +78,7 @@ class DemoResult:
     serving: ServingResult | None = None
     pipeline: PipelineResult | None = None
     sql: list[SqlResult] | None = None  # CREATE MODEL, then the comparison
+    tuning: TuningResult | None = None
 
 
 @dataclass
@@ -126,6 +128,7 @@ def run_demo(
     serve: bool = True,
     pipeline: bool = True,
     sql: bool = True,
+    tune: bool = True,
 ) -> DemoResult:
     """Run the demo in `ws`; `on_step(name, result)` lets an interface show progress."""
     from pmle.automl import train
@@ -153,9 +156,10 @@ def run_demo(
     graph = ws.lineage.upstream(result.model_version.lineage_artifact_id or 0)
     step("lineage", graph)
     sql_results = sql_demo(ws, step) if sql else None
+    tuned = tuning_demo(ws, splits, result, step) if tune else None
     pipelined = pipeline_demo(ws, dv, splits["train"], step) if pipeline else None
     serving = serve_demo(ws, splits["test"], splits["train"], step) if serve else None
-    return DemoResult(dv, splits, result, graph, serving, pipelined, sql_results)
+    return DemoResult(dv, splits, result, graph, serving, pipelined, sql_results, tuned)
 
 
 def sql_demo(ws: Workspace, step: OnStep) -> list[SqlResult]:
@@ -164,6 +168,81 @@ def sql_demo(ws: Workspace, step: OnStep) -> list[SqlResult]:
     results = ws.sql_session.execute(f"{SQL_CREATE};\n{SQL_COMPARE}")
     step("sql", results)
     return results
+
+
+#: The demo's tuning study: a LightGBM over the training split, scored on the validation split.
+TUNING_STUDY = "churn-lgbm"
+TUNING_EXPERIMENT = "churn-tuning"
+TUNING_TRIALS = 6
+TUNING_SPACE: dict[str, Any] = {
+    "learning_rate": {"type": "double", "min": 0.01, "max": 0.3, "scale": "log"},
+    "num_leaves": {"type": "integer", "min": 8, "max": 64},
+    "min_child_samples": {"type": "integer", "min": 5, "max": 60},
+}
+
+
+@dataclass
+class TuningResult:
+    """The demo's tuning study, its best trial, and test ROC AUC of that trial's model
+    against the AutoML champion's."""
+
+    study: Any  # pmle.training.tuning.Study
+    best: Any  # TrialInfo
+    best_test_auc: float
+    automl_test_auc: float | None
+
+
+def _features(frame: pd.DataFrame) -> pd.DataFrame:
+    x = frame.drop(columns=[TARGET])
+    for column in x.columns:
+        if x[column].dtype == object or str(x[column].dtype) in {"str", "string"}:
+            x[column] = x[column].astype("category")
+    return x
+
+
+def tuning_demo(
+    ws: Workspace, splits: dict[str, DatasetVersion], automl: AutoMLResult, step: OnStep
+) -> TuningResult:
+    """A tuning study over a LightGBM on the training split, 2 trials at a time, each a
+    tracked run scored on the validation split; its best model against the champion on test."""
+    import threading
+
+    import lightgbm as lgb
+    from sklearn.metrics import roc_auc_score
+
+    frames = {name: ws.datasets.to_pandas(dv.ref) for name, dv in splits.items()}
+    x_train, y_train = _features(frames["train"]), frames["train"][TARGET]
+    x_val, y_val = _features(frames["validation"]), frames["validation"][TARGET]
+    models: dict[int, Any] = {}
+    lock = threading.Lock()
+
+    def objective(trial: Any) -> float:
+        model = lgb.LGBMClassifier(n_estimators=150, num_threads=1, verbose=-1, **trial.params)
+        with trial.run.autolog(models=False):  # params and the validation curve on the run
+            model.fit(x_train, y_train, eval_X=(x_val,), eval_y=(y_val,))
+        with lock:
+            models[trial.number] = model
+        return float(roc_auc_score(y_val == "Yes", model.predict_proba(x_val)[:, 1]))
+
+    study = ws.tuning.create_study(
+        TUNING_STUDY,
+        TUNING_SPACE,
+        metric="val_roc_auc",
+        max_trials=TUNING_TRIALS,
+        parallel=2,
+        experiment=TUNING_EXPERIMENT,
+        seed=42,
+    )
+    study.optimize(objective)
+    best = study.best_trial
+    model = models[best.number]
+    test = frames["test"]
+    best_auc = float(
+        roc_auc_score(test[TARGET] == "Yes", model.predict_proba(_features(test))[:, 1])
+    )
+    result = TuningResult(study, best, best_auc, automl.test_metrics.get("roc_auc"))
+    step("tuning", result)
+    return result
 
 
 def pipeline_demo(
@@ -196,10 +275,7 @@ def _challenger(ws: Workspace, train: DatasetVersion) -> Any:
     import lightgbm as lgb
 
     frame = ws.datasets.to_pandas(train.ref)
-    x = frame.drop(columns=[TARGET])
-    for column in x.columns:
-        if x[column].dtype == object or str(x[column].dtype) in {"str", "string"}:
-            x[column] = x[column].astype("category")
+    x = _features(frame)
     model = lgb.LGBMClassifier(n_estimators=200, learning_rate=0.05, verbose=-1, num_threads=1)
     model.fit(x, frame[TARGET])
     return ws.models.register(

@@ -117,6 +117,9 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         "Lineage of churn_pipeline@1",
         "SQL model",
         "created model churn_logreg@1",
+        "Tune",
+        "study churn-lgbm, 6 trials, 2 at a time",
+        "AutoML champion",
         "logistic_reg",
         "Vertex AI :predict over HTTP",
         "Canary",
@@ -145,6 +148,12 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert 0.7 < evaluated["roc_auc"] <= 1
     automl_line = next(line for line in res.stdout.splitlines() if "│ automl" in line)
     assert len(automl_line.split("│")) == 9  # model + the six metrics, framed
+    # the tuning study: 6 trials, each a tracked run with LightGBM's validation curve
+    study = demo_ws.tuning.study("churn-lgbm")
+    assert study.finished == 6 and study.best_trial.value > 0.7
+    runs = demo_ws.tracking.runs("churn-tuning", max_results=None)
+    assert len(runs) == 6 and all("learning_rate" in r.params for r in runs)
+    assert demo_ws.tracking.metric_history(runs[0].id, "valid_0_binary_logloss")
     # the training pipeline registered its own model, linked through its tasks to the data
     (first, cached) = reversed(demo_ws.pipelines.list("pmle-training"))
     assert first.succeeded and cached.succeeded

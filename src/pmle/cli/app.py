@@ -39,6 +39,40 @@ app.add_typer(jobs_cmd.app, name="jobs")
 app.add_typer(tune_cmd.app, name="tune")
 
 
+def print_tuning(out: Any, result: Any) -> None:
+    """The demo's tuning step: its trials, then its best model against the champion."""
+    from rich.table import Table
+
+    from pmle.demo import TUNING_EXPERIMENT
+
+    study = result.study
+    out.print(
+        f"\n[bold]6. Tune[/] a LightGBM: study [bold]{study.name}[/], {study.max_trials} trials, "
+        f"{study.parallel} at a time ({study.algorithm}), each a run in experiment "
+        f"[bold]{TUNING_EXPERIMENT}[/]"
+    )
+    table = Table("trial", "val ROC AUC", *[p.name for p in study.parameters], "took")
+    for t in sorted(study.trials, key=lambda t: t.number):
+        mark = " ★" if t.number == result.best.number else ""
+        table.add_row(
+            f"{t.number}{mark}",
+            f"{t.value:.4f}" if t.value is not None else "—",
+            *[
+                f"{t.params[p.name]:.4g}" if isinstance(t.params.get(p.name), float)
+                else str(t.params.get(p.name))
+                for p in study.parameters
+            ],
+            f"{t.duration_s:.1f} s" if t.duration_s is not None else "—",
+        )  # fmt: skip
+    out.print(table)
+    champion = f"{result.automl_test_auc:.4f}" if result.automl_test_auc is not None else "—"
+    out.print(
+        f"   best trial {result.best.number} (run #{result.best.run_id}) on churn_test: ROC AUC "
+        f"[bold]{result.best_test_auc:.4f}[/] — AutoML champion [bold]{champion}[/]"
+    )
+    out.print(f"   [dim]pmle tune show {study.name} · pmle experiments show {TUNING_EXPERIMENT}[/]")
+
+
 def _version(value: bool) -> None:
     if value:
         from pmle import __version__
@@ -185,12 +219,14 @@ def demo(
             out.print(f"   [dim]{SQL_CREATE}[/]")
             out.print(f"   [dim]{SQL_COMPARE}[/]")
             print_results(out, result)
+        elif name == "tuning":
+            print_tuning(out, result)
         elif name == "pipeline":
             from pmle.cli.pipelines_cmd import dag_tree
             from pmle.demo import PIPELINE_MODEL
 
             out.print(
-                f"\n[bold]6. Pipeline[/] [bold]{result.name}[/] (Kubeflow Pipelines v2, run "
+                f"\n[bold]7. Pipeline[/] [bold]{result.name}[/] (Kubeflow Pipelines v2, run "
                 f"locally): validate {result.params['dataset']} against "
                 f"{result.params['baseline']} → AutoML → gate on {PIPELINE_MODEL}@champion → "
                 f"register → deploy to endpoint {result.params['endpoint']}"
@@ -212,14 +248,14 @@ def demo(
             out.print(lineage_tree(graph))
         elif name == "server":
             out.print(
-                f"\n[bold]7. Serve[/] churn@champion on endpoint [bold]churn[/] at {result} "
+                f"\n[bold]8. Serve[/] churn@champion on endpoint [bold]churn[/] at {result} "
                 "(Vertex AI, KServe V1 and V2 routes)"
             )
         elif name == "predictions":
             out.print(predictions_table(*result))
         elif name == "canary":
             out.print(
-                f"\n[bold]8. Canary[/]: a plain LightGBM challenger deployed as id "
+                f"\n[bold]9. Canary[/]: a plain LightGBM challenger deployed as id "
                 f"{result.challenger_id} at 10 % traffic; {sum(result.served_by.values())} "
                 "requests were answered by:"
             )
@@ -228,7 +264,7 @@ def demo(
                 out.print(f"   deployed model {dm} ({role}): {n}")
         elif name == "monitor":
             out.print(
-                f"\n[bold]9. Monitor[/] [bold]{result.name}[/] on endpoint {result.endpoint}: "
+                f"\n[bold]10. Monitor[/] [bold]{result.name}[/] on endpoint {result.endpoint}: "
                 f"skew against {result.baseline['source']} and drift between windows, "
                 f"{len(result.features)} features, threshold {result.config['default_threshold']:g}"
             )
@@ -245,7 +281,7 @@ def demo(
         elif name == "explanation":
             from pmle.cli.explain_cmd import print_explanation
 
-            out.print("\n[bold]10. Explain[/] one prediction of churn@champion")
+            out.print("\n[bold]11. Explain[/] one prediction of churn@champion")
             print_explanation(out, result.explanation, result.explained)
 
     try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +17,8 @@ from pmle._util import as_utc, owner_alive, this_host, utcnow
 from pmle.errors import AlreadyExists, InvalidInput, NotFound
 from pmle.storage import schema as t
 from pmle.tracking.records import Experiment, MetricPoint, RunInfo
-from pmle.tracking.search import Clause, Order, parse_filter, parse_order
+from pmle.tracking.search import parse_filter, parse_order
+from pmle.tracking.search_sql import search_query
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -81,6 +81,21 @@ def _queries() -> SimpleNamespace:
         .where(ev.c.execution_id == sa.bindparam("execution_id"))
         .order_by(ev.c.id),
     )
+
+
+_COMPILED: dict[tuple[int, str], tuple[str, list[str]]] = {}
+
+
+def _compiled(statement: Any, dialect: Any) -> tuple[str, list[str]]:
+    """(SQL text in the driver's parameter style, the names of its positional parameters in
+    order — none for drivers that take named ones) of a statement."""
+    key = (id(statement), dialect.name)
+    found = _COMPILED.get(key)
+    if found is None:
+        compiled = statement.compile(dialect=dialect)
+        names = list(compiled.positiontup or [])  # empty: the driver takes named parameters
+        found = _COMPILED[key] = (str(compiled), names)
+    return found
 
 
 def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
@@ -418,29 +433,9 @@ class TrackingStore:
         parent_id: int | None = None,
     ) -> list[int]:
         """Ids of the runs matching, in order."""
-        import sqlalchemy as sa
-
-        r, e = t.tracking_runs, t.experiments
-        clauses = parse_filter(filter_text)
-        orders = parse_order(order_by)
-        source: Any = r.join(e, r.c.experiment_id == e.c.id)
-        conditions: list[Any] = []
-        if experiments is not None:
-            conditions.append(e.c.name.in_(list(experiments)))
-        if parent_id is not None:
-            conditions.append(r.c.parent_id == parent_id)
-        for i, clause in enumerate(clauses):
-            source, condition = _apply(source, r, clause, f"f{i}")
-            conditions.append(condition)
-        order_columns: list[Any] = []
-        for i, order in enumerate(orders):
-            source, column = _order_column(source, r, order, f"o{i}")
-            order_columns.append(column.is_(None))  # missing values last
-            order_columns.append(column.desc() if order.descending else column.asc())
-        order_columns += [r.c.started_at.desc(), r.c.id.desc()]
-        query = sa.select(r.c.id).select_from(source).where(*conditions).order_by(*order_columns)
-        if max_results is not None:
-            query = query.limit(max_results)
+        query = search_query(
+            experiments, parse_filter(filter_text), parse_order(order_by), max_results, parent_id
+        )
         with self._engine.connect() as conn:
             return [int(v) for v in conn.execute(query).scalars()]
 
@@ -492,8 +487,17 @@ class TrackingStore:
             return execution_of_run(conn, run_id)
 
     def history(self, run_id: int, key: str) -> list[MetricPoint]:
+        # A curve can have many points: straight through the DB-API cursor, the statement
+        # compiled once per dialect (SQLAlchemy's row objects cost as much as SQLite here).
+        sql, names = _compiled(_queries().history, self._engine.dialect)
+        bound = {"run_id": run_id, "key": key}
         with self._engine.connect() as conn:
-            rows = conn.execute(_queries().history, {"run_id": run_id, "key": key}).all()
+            cursor = conn.connection.cursor()
+            try:
+                cursor.execute(sql, [bound[n] for n in names] if names else bound)
+                rows = cursor.fetchall()
+            finally:
+                cursor.close()
         if all(row[1] is not None for row in rows):
             return list(map(MetricPoint._make, rows))
         nan = float("nan")
@@ -517,82 +521,3 @@ def execution_of_run(conn: Connection, run_id: int) -> int | None:
     r = t.tracking_runs
     value = conn.execute(sa.select(r.c.execution_id).where(r.c.id == run_id)).scalar()
     return None if value is None else int(value)
-
-
-# ---- searching ---------------------------------------------------------------------------
-
-
-def _attribute_value(column: str, value: Any) -> Any:
-    if column in {"started_at", "ended_at"}:
-        values = value if isinstance(value, tuple) else (value,)
-        parsed = []
-        for v in values:
-            try:
-                parsed.append(as_utc(datetime.fromisoformat(str(v))))
-            except ValueError:
-                raise InvalidInput(
-                    f"{column} compares with ISO times, got {v!r}", hint="e.g. '2026-11-27T12:00'"
-                ) from None
-        return tuple(parsed) if isinstance(value, tuple) else parsed[0]
-    return value
-
-
-def _compare(column: Any, op: str, value: Any) -> Any:
-    if op == "=":
-        return column == value
-    if op == "!=":
-        return column != value
-    if op == "<":
-        return column < value
-    if op == "<=":
-        return column <= value
-    if op == ">":
-        return column > value
-    if op == ">=":
-        return column >= value
-    if op == "LIKE":
-        return column.like(value)
-    if op == "ILIKE":
-        return column.ilike(value)
-    if op == "IN":
-        return column.in_(list(value))
-    return column.not_in(list(value))  # NOT IN
-
-
-def _numeric(value: Any) -> bool:
-    values = value if isinstance(value, tuple) else (value,)
-    return all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
-
-
-def _keyed(kind: str) -> Any:
-    return {"metric": t.run_latest_metrics, "param": t.run_params, "tag": t.run_tags}[kind]
-
-
-def _apply(source: Any, r: Any, clause: Clause, label: str) -> tuple[Any, Any]:
-    import sqlalchemy as sa
-
-    if clause.kind == "attribute":
-        column = r.c[clause.key]
-        return source, _compare(column, clause.op, _attribute_value(clause.key, clause.value))
-    table = _keyed(clause.kind).alias(label)
-    source = source.join(table, sa.and_(table.c.run_id == r.c.id, table.c.key == clause.key))
-    column = table.c.value
-    value = clause.value
-    if clause.kind != "metric":
-        if _numeric(value) and clause.op not in {"LIKE", "ILIKE"}:
-            column = sa.cast(column, sa.Float)
-        elif isinstance(value, tuple):
-            value = tuple(str(v) for v in value)
-        else:
-            value = str(value)
-    return source, _compare(column, clause.op, value)
-
-
-def _order_column(source: Any, r: Any, order: Order, label: str) -> tuple[Any, Any]:
-    import sqlalchemy as sa
-
-    if order.kind == "attribute":
-        return source, r.c[order.key]
-    table = _keyed(order.kind).alias(label)
-    source = source.outerjoin(table, sa.and_(table.c.run_id == r.c.id, table.c.key == order.key))
-    return source, table.c.value

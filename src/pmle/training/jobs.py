@@ -23,10 +23,8 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +34,14 @@ from typing import TYPE_CHECKING, Any
 from pmle._util import as_utc, owner_alive, this_host, utcnow
 from pmle.errors import Conflict, InvalidInput, NotFound
 from pmle.storage import schema as t
+from pmle.training.job_process import (
+    failure,
+    follow_log,
+    gpu_count,
+    limits,
+    parse_memory,
+    stop_group,
+)
 
 if TYPE_CHECKING:
     from pmle.workspace import Workspace
@@ -44,8 +50,6 @@ __all__ = ["ENDED", "Job", "Jobs", "parse_memory"]
 
 ENDED = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
 LOG_FILE = "job.log"
-#: how much of the log's end a failure quotes
-TAIL_LINES = 20
 
 
 @dataclass(frozen=True)
@@ -96,22 +100,6 @@ class Job:
         }
 
 
-def parse_memory(text: str | int | None) -> int | None:
-    """Bytes of `2G`, `512M`, `1.5GiB`, or a number of bytes."""
-    if text is None:
-        return None
-    if isinstance(text, int):
-        return text
-    value = text.strip().upper().removesuffix("IB").removesuffix("B")
-    units = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
-    try:
-        if value and value[-1] in units:
-            return int(float(value[:-1]) * units[value[-1]])
-        return int(float(value))
-    except ValueError:
-        raise InvalidInput(f"cannot read the memory {text!r}", hint="e.g. 512M or 2G") from None
-
-
 def _command(target: str, args: Sequence[str]) -> list[str]:
     """The argv after the interpreter: a script file, or `-m module`."""
     path = Path(target)
@@ -124,16 +112,6 @@ def _command(target: str, args: Sequence[str]) -> list[str]:
             f"{target!r} is neither a script nor a module name", hint="train.py or pkg.train"
         )
     return ["-m", target, *args]
-
-
-def _gpu_count() -> int:
-    try:
-        done = subprocess.run(
-            ["nvidia-smi", "--list-gpus"], capture_output=True, text=True, timeout=10
-        )
-    except (OSError, subprocess.SubprocessError):
-        return 0
-    return sum(1 for line in done.stdout.splitlines() if line.startswith("GPU "))
 
 
 class Jobs:
@@ -226,7 +204,7 @@ class Jobs:
             if gpus < 0:
                 raise InvalidInput("gpus cannot be negative")
             if runner == "local":
-                have = _gpu_count()
+                have = gpu_count()
                 if gpus > have:
                     raise InvalidInput(
                         f"the job asks for {gpus} GPU(s); this machine has {have}",
@@ -327,7 +305,7 @@ class Jobs:
                 stdin=subprocess.DEVNULL,
                 env=env,
                 start_new_session=True,  # its own process group: cancel stops all of it
-                preexec_fn=_limits(resources),  # only pins CPUs and caps memory
+                preexec_fn=limits(resources),  # only pins CPUs and caps memory
             )
         with self._engine.begin() as conn:
             conn.execute(
@@ -338,7 +316,7 @@ class Jobs:
         try:
             follow_log(log_path, lambda: process.poll() is not None, on_output)
         except BaseException:
-            _stop_group(process.pid)
+            stop_group(process.pid)
             process.wait()
             raise
         return process.wait()
@@ -349,7 +327,7 @@ class Jobs:
             run.end("KILLED", "cancelled")
             return job
         if exit_code != 0:
-            error = _failure(exit_code, job.log_path)
+            error = failure(exit_code, job.log_path)
             self._finish(job_id, "FAILED", exit_code, error)
             run.end("FAILED", error)
             return self.get(job_id)
@@ -463,7 +441,7 @@ class Jobs:
             ).first()
         self._finish(job.id, "CANCELLED", None, "cancelled")
         if row is not None and row.pid and row.owner_host == this_host():
-            _stop_group(int(row.pid))
+            stop_group(int(row.pid))
         elif job.runner == "ray":
             (job.job_dir / "CANCEL").write_text("cancel", encoding="utf-8")
         return self.get(job.id)
@@ -510,86 +488,6 @@ def _job(row: Any) -> Job:
         created_at=as_utc(row.created_at),
         ended_at=as_utc(row.ended_at),
     )
-
-
-def _limits(resources: dict[str, Any]) -> Callable[[], None] | None:
-    """What the child does before exec: pin CPUs, cap memory."""
-    cpus, memory = resources.get("cpus"), resources.get("memory")
-    if cpus is None and memory is None:
-        return None
-
-    def apply() -> None:
-        if cpus is not None and hasattr(os, "sched_setaffinity"):
-            allowed = sorted(os.sched_getaffinity(0))
-            os.sched_setaffinity(0, allowed[:cpus])
-        if memory is not None:
-            import resource
-
-            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-
-    return apply
-
-
-def _stop_group(pid: int) -> None:
-    """SIGTERM the job's process group, SIGKILL what is left after 5 s."""
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except (ProcessLookupError, PermissionError):
-        return
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.05)
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
-def follow_log(
-    path: Path, finished: Callable[[], bool], on_output: Callable[[str], None] | None
-) -> None:
-    """Hand the lines appended to `path` to `on_output` until `finished()` (then the rest)."""
-    position = 0
-    while True:
-        done = finished()
-        if on_output is not None:
-            try:
-                with open(path, "rb") as f:
-                    f.seek(position)
-                    chunk = f.read()
-            except FileNotFoundError:
-                chunk = b""
-            if chunk:
-                complete = chunk if done else chunk[: chunk.rfind(b"\n") + 1]
-                position += len(complete)
-                for line in complete.decode("utf-8", errors="replace").splitlines():
-                    on_output(line)
-        if done:
-            return
-        time.sleep(0.1)
-
-
-def _failure(exit_code: int, log_path: Path) -> str:
-    """Why a job failed: its exit (or signal) and the end of its log."""
-    if exit_code < 0:
-        try:
-            what = f"killed by {signal.Signals(-exit_code).name}"
-        except ValueError:
-            what = f"killed by signal {-exit_code}"
-    else:
-        what = f"exit code {exit_code}"
-    try:
-        lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except FileNotFoundError:
-        lines = []
-    tail = "\n".join(lines[-TAIL_LINES:])
-    if "MemoryError" in tail:
-        what += " (out of memory: raise --memory)"
-    return f"{what}\n{tail}" if tail else what
 
 
 def command_line(job: Job) -> str:

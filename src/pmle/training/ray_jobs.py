@@ -44,7 +44,7 @@ def run_on_ray(
 ) -> int:
     """The job's exit code, its process having run as one Ray task."""
     from pmle.compute.ray_runtime import ray_session
-    from pmle.training.jobs import follow_log
+    from pmle.training.job_process import follow_log
 
     options: dict[str, Any] = {"num_cpus": resources.get("cpus", 1), "max_retries": 0}
     if "memory" in resources:
