@@ -208,11 +208,12 @@ def tuning_demo(
     import threading
 
     import lightgbm as lgb
+    import numpy as np
     from sklearn.metrics import roc_auc_score
 
     frames = {name: ws.datasets.to_pandas(dv.ref) for name, dv in splits.items()}
-    x_train, y_train = _features(frames["train"]), frames["train"][TARGET]
-    x_val, y_val = _features(frames["validation"]), frames["validation"][TARGET]
+    x_train, y_train = _features(frames["train"]), frames["train"][TARGET] == "Yes"
+    x_val, y_val = _features(frames["validation"]), frames["validation"][TARGET] == "Yes"
     models: dict[int, Any] = {}
     lock = threading.Lock()
 
@@ -222,7 +223,8 @@ def tuning_demo(
             model.fit(x_train, y_train, eval_X=(x_val,), eval_y=(y_val,))
         with lock:
             models[trial.number] = model
-        return float(roc_auc_score(y_val == "Yes", model.predict_proba(x_val)[:, 1]))
+        proba = np.asarray(model.predict_proba(x_val))
+        return float(roc_auc_score(y_val, proba[:, 1]))
 
     study = ws.tuning.create_study(
         TUNING_STUDY,
@@ -240,7 +242,7 @@ def tuning_demo(
     best_auc = float(
         roc_auc_score(test[TARGET] == "Yes", model.predict_proba(_features(test))[:, 1])
     )
-    result = TuningResult(study, best, best_auc, automl.test_metrics.get("roc_auc"))
+    result = TuningResult(study, best, best_auc, automl.test_metrics.get("auc"))
     step("tuning", result)
     return result
 

@@ -206,8 +206,8 @@ def run(
             out.print(table)
     if info.metrics:
         table = Table("metric", "latest", title="metrics", title_justify="left")
-        for key, value in sorted(info.metrics.items()):
-            table.add_row(key, _number(value))
+        for key, number in sorted(info.metrics.items()):
+            table.add_row(key, _number(number))
         out.print(table)
     if info.artifacts:
         out.print("artifacts: " + ", ".join(a["path"] for a in info.artifacts))

@@ -17,6 +17,7 @@ Operators: `=`, `!=`, `<`, `<=`, `>`, `>=`, `LIKE`, `ILIKE`, `IN ('a', 'b')`; cl
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -203,7 +204,7 @@ def _numbers(value: Any) -> bool:
     return all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
 
 
-def parse_order(items: list[str] | tuple[str, ...] | str | None) -> list[Order]:
+def parse_order(items: Sequence[str] | str | None) -> list[Order]:
     """Orderings like `metrics.auc DESC`, `params.lr`, `started_at desc`."""
     if items is None:
         return []

@@ -40,7 +40,7 @@ def _queries() -> SimpleNamespace:
     import sqlalchemy as sa
 
     r, e = t.tracking_runs, t.experiments
-    ids = sa.bindparam("ids", expanding=True)
+    ids: Any = sa.bindparam("ids", expanding=True)
     # parameters, tags and latest metrics of the runs in one statement:
     # (kind, run, key, text value, number value)
     keyed = sa.union_all(
@@ -339,6 +339,7 @@ class TrackingStore:
         if not rows:
             return
         name = conn.dialect.name
+        insert: Any
         if name == "sqlite":
             from sqlalchemy.dialects.sqlite import insert
         elif name == "postgresql":

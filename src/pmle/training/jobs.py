@@ -359,9 +359,9 @@ class Jobs:
             )
         inputs = []
         if job.data is not None:
-            version = self._ws.datasets.get(job.data)
-            if version.lineage_artifact_id is not None:
-                inputs.append(version.lineage_artifact_id)
+            data = self._ws.datasets.get(job.data)
+            if data.lineage_artifact_id is not None:
+                inputs.append(data.lineage_artifact_id)
         version = self._ws.models.register(
             name,
             str(job.model_dir),
