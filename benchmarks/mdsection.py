@@ -4,6 +4,7 @@ BENCHMARKS.md, their notes, the CPU model."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -45,3 +46,22 @@ def notes(here: Path) -> list[str]:
     """The lines a report ends with: its `notes.md` (when there is one) and a blank line."""
     path = here / "notes.md"
     return [path.read_text().rstrip(), ""] if path.exists() else []
+
+
+def report_main(build: Callable[[Path], str], here: Path, section: str) -> None:
+    """A report script's command line: `--results DIR` (default `here/results`), `--no-write`
+    (print the report), `--benchmarks-md FILE` (default the repository's BENCHMARKS.md)."""
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--results", default=str(here / "results"))
+    ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--benchmarks-md", default=str(here.parent.parent / "BENCHMARKS.md"))
+    a = ap.parse_args()
+    text = build(Path(a.results))
+    if a.no_write:
+        print(text)
+        return
+    md = Path(a.benchmarks_md)
+    write_report(text, Path(a.results), md, section)
+    print(f"[report] wrote {md} ({section}) and {Path(a.results) / 'report.md'}")

@@ -11,17 +11,15 @@ BENCHMARKS.md is replaced (other sections are left as they are); the same text g
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE.parent))
 
-from mdsection import notes, write_report  # noqa: E402
+from mdsection import notes, report_main  # noqa: E402
 
 SECTION = "## Pipelines (issue 6)"
 PIPELINES = ["chain20", "fanout50"]
@@ -205,18 +203,7 @@ def build(results: Path) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--results", default=str(HERE / "results"))
-    ap.add_argument("--no-write", action="store_true")
-    ap.add_argument("--benchmarks-md", default=str(ROOT / "BENCHMARKS.md"))
-    a = ap.parse_args()
-    text = build(Path(a.results))
-    if a.no_write:
-        print(text)
-        return
-    md = Path(a.benchmarks_md)
-    write_report(text, Path(a.results), md, SECTION)
-    print(f"[report] wrote {md} ({SECTION}) and {Path(a.results) / 'report.md'}")
+    report_main(build, HERE, SECTION)
 
 
 if __name__ == "__main__":

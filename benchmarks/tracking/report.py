@@ -12,17 +12,15 @@ of BENCHMARKS.md is replaced (other sections are left as they are); the same tex
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE.parent))
 
-from mdsection import notes, write_report  # noqa: E402
+from mdsection import notes, report_main  # noqa: E402
 
 SECTION = "## Experiment tracking (issue 8)"
 GOAL = 5.0
@@ -249,18 +247,7 @@ def build(results: Path) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--results", default=str(HERE / "results"))
-    ap.add_argument("--no-write", action="store_true")
-    ap.add_argument("--benchmarks-md", default=str(ROOT / "BENCHMARKS.md"))
-    a = ap.parse_args()
-    text = build(Path(a.results))
-    if a.no_write:
-        print(text)
-        return
-    md = Path(a.benchmarks_md)
-    write_report(text, Path(a.results), md, SECTION)
-    print(f"[report] wrote {md} ({SECTION}) and {Path(a.results) / 'report.md'}")
+    report_main(build, HERE, SECTION)
 
 
 if __name__ == "__main__":
