@@ -11,6 +11,7 @@ from pmle.cli import (
     automl_cmd,
     batch_cmd,
     data_cmd,
+    exam_cmd,
     experiments_cmd,
     explain_cmd,
     fairness_cmd,
@@ -34,6 +35,7 @@ app = typer.Typer(
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(automl_cmd.app, name="automl")
+app.add_typer(exam_cmd.app, name="exam")
 app.add_typer(experiments_cmd.app, name="experiments")
 app.add_typer(jobs_cmd.app, name="jobs")
 app.add_typer(tune_cmd.app, name="tune")
