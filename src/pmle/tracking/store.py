@@ -72,6 +72,17 @@ def _queries() -> SimpleNamespace:
         .where(m.c.run_id == sa.bindparam("run_id"), m.c.key == sa.bindparam("key"))
         .order_by(m.c.step, m.c.timestamp),
         exists=sa.select(r.c.id).where(r.c.id == sa.bindparam("run_id")),
+        param_values=sa.select(t.run_params.c.key, t.run_params.c.value).where(
+            t.run_params.c.run_id == sa.bindparam("run_id"),
+            t.run_params.c.key.in_(sa.bindparam("keys", expanding=True)),
+        ),
+        end=r.update()
+        .where(r.c.id == sa.bindparam("run_id"), r.c.status == "RUNNING")
+        .values(
+            status=sa.bindparam("new_status"),
+            error=sa.bindparam("error"),
+            ended_at=sa.bindparam("ended_at"),
+        ),
         keyed=keyed,
         artifacts=sa.select(a.c.path, a.c.key, a.c.size, a.c.is_dir)
         .where(a.c.run_id == sa.bindparam("run_id"))
@@ -81,6 +92,31 @@ def _queries() -> SimpleNamespace:
         .where(ev.c.execution_id == sa.bindparam("execution_id"))
         .order_by(ev.c.id),
     )
+
+
+@functools.cache
+def _upsert_statement(
+    dialect: str, table: Any, keys: tuple[str, ...], update: tuple[str, ...], newer: bool
+) -> Any:
+    """INSERT … ON CONFLICT DO UPDATE for SQLite / PostgreSQL, built once (None elsewhere)."""
+    insert: Any
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    elif dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        return None
+    stmt = insert(table)
+    where = stmt.excluded.step >= table.c.step if newer else None
+    return stmt.on_conflict_do_update(
+        index_elements=list(keys), set_={c: stmt.excluded[c] for c in update}, where=where
+    )
+
+
+@functools.cache
+def _inserts() -> SimpleNamespace:
+    """Plain inserts, built once."""
+    return SimpleNamespace(metrics=t.run_metrics.insert(), params=t.run_params.insert())
 
 
 _COMPILED: dict[tuple[int, str], tuple[str, list[str]]] = {}
@@ -233,12 +269,10 @@ class TrackingStore:
     def end_run(
         self, run_id: int, status: str, error: str | None, execution_id: int | None
     ) -> None:
-        r = t.tracking_runs
         with self._engine.begin() as conn:
             conn.execute(
-                r.update()
-                .where(r.c.id == run_id, r.c.status == "RUNNING")
-                .values(status=status, error=error, ended_at=utcnow())
+                _queries().end,
+                {"run_id": run_id, "new_status": status, "error": error, "ended_at": utcnow()},
             )
             if execution_id is not None:
                 state = "COMPLETE" if status == "FINISHED" else "FAILED"
@@ -266,15 +300,10 @@ class TrackingStore:
     def log_params(self, run_id: int, params: dict[str, str]) -> tuple[str, str, str] | None:
         """Insert new parameters; the first one that exists with another value (key, old,
         new), and nothing written, or None."""
-        import sqlalchemy as sa
-
-        p = t.run_params
         with self._engine.begin() as conn:
             existing = dict(
                 conn.execute(
-                    sa.select(p.c.key, p.c.value).where(
-                        p.c.run_id == run_id, p.c.key.in_(list(params))
-                    )
+                    _queries().param_values, {"run_id": run_id, "keys": list(params)}
                 ).all()
             )
             for key, value in params.items():
@@ -286,7 +315,7 @@ class TrackingStore:
                 if k not in existing
             ]
             if new:
-                conn.execute(p.insert(), new)
+                conn.execute(_inserts().params, new)
         return None
 
     def set_tags(self, run_id: int, tags: dict[str, str]) -> None:
@@ -305,7 +334,7 @@ class TrackingStore:
         ]
         latest = [{"run_id": run_id, "key": k, "step": s, "value": v} for k, s, v in points]
         with self._engine.begin() as conn:
-            conn.execute(t.run_metrics.insert(), curve)
+            conn.execute(_inserts().metrics, curve)
             self._upsert(
                 conn, t.run_latest_metrics, latest, ["run_id", "key"], ["value", "step"], newer=True
             )
@@ -338,20 +367,10 @@ class TrackingStore:
         whose step is not older than the stored one replace it."""
         if not rows:
             return
-        name = conn.dialect.name
-        insert: Any
-        if name == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert
-        elif name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:  # any other database: delete and insert
+        stmt = _upsert_statement(conn.dialect.name, table, tuple(keys), tuple(update), newer)
+        if stmt is None:  # any other database: delete and insert
             self._replace(conn, table, rows, keys, newer=newer)
             return
-        stmt = insert(table)
-        where = stmt.excluded.step >= table.c.step if newer else None
-        stmt = stmt.on_conflict_do_update(
-            index_elements=keys, set_={c: stmt.excluded[c] for c in update}, where=where
-        )
         conn.execute(stmt, rows)
 
     def _replace(
