@@ -1,22 +1,29 @@
 """The exam trainer: blueprints (:mod:`pmle.exam.blueprints`), items and their validator
-(:mod:`pmle.exam.items`), the question bank (:mod:`pmle.exam.bank`)."""
+(:mod:`pmle.exam.items`), the question bank (:mod:`pmle.exam.bank`), forms and scoring
+(:mod:`pmle.exam.forms`)."""
 
 from __future__ import annotations
 
 from pmle.exam.bank import load_bank, stats
 from pmle.exam.blueprints import BLUEPRINTS, DEFAULT, Blueprint, allocate, blueprint
+from pmle.exam.forms import Form, Score, assemble, option_order, score
 from pmle.exam.items import Item, Problem, check_bank, check_item
 
 __all__ = [
     "BLUEPRINTS",
     "DEFAULT",
     "Blueprint",
+    "Form",
     "Item",
     "Problem",
+    "Score",
     "allocate",
+    "assemble",
     "blueprint",
     "check_bank",
     "check_item",
     "load_bank",
+    "option_order",
+    "score",
     "stats",
 ]
