@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from rich.table import Table
     from rich.tree import Tree
 
@@ -20,6 +22,11 @@ def sparkline(counts: list[int]) -> str:
         return ""
     top = max(counts) or 1
     return "".join(_BLOCKS[0 if c == 0 else max(1, round(c / top * 8))] for c in counts)
+
+
+def when(value: datetime | None) -> str:
+    """A time as `YYYY-MM-DD HH:MM:SS`, or a dash."""
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else "—"
 
 
 def fmt_num(value: Any) -> str:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from pmle.cli._common import console, handle_errors, open_ws, print_json
+from pmle.cli._render import when as _when
 
 if TYPE_CHECKING:
     from pmle.tracking import RunInfo
@@ -21,10 +22,6 @@ app = typer.Typer(
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 STATUS_COLOUR = {"RUNNING": "cyan", "FINISHED": "green", "FAILED": "red", "KILLED": "yellow"}
-
-
-def _when(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else "—"
 
 
 def _short(value: Any) -> str:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from pmle.cli._common import EXIT_FAILURE, console, handle_errors, open_ws, print_json
+from pmle.cli._render import when as _when
 
 app = typer.Typer(
     help="Custom training jobs: your training code in its own process, tracked.",
@@ -16,10 +17,6 @@ app = typer.Typer(
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 STATE_COLOUR = {"RUNNING": "cyan", "SUCCEEDED": "green", "FAILED": "red", "CANCELLED": "yellow"}
-
-
-def _when(value: object) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else "—"  # type: ignore[attr-defined]
 
 
 @app.command(

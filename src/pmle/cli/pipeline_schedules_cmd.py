@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from pmle.cli._common import console, handle_errors, open_ws, print_json
+from pmle.cli._render import when as _when
 
 if TYPE_CHECKING:
     from pmle.pipelines.schedules import PipelineSchedule
@@ -48,10 +49,6 @@ def _time(text: str | None, what: str) -> datetime | None:
         raise InvalidInput(
             f"cannot read the {what} time {text!r}", hint="ISO 8601, e.g. 2026-11-27T12:00"
         ) from None
-
-
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else "—"
 
 
 def _next(info: PipelineSchedule) -> str:
