@@ -129,8 +129,11 @@ class Study:
     @property
     def finished(self) -> int:
         """Trials that count toward max_trials: complete, pruned, failed (not interrupted)."""
-        return sum(1 for t in self.trials if t.state in {"COMPLETE", "PRUNED", "FAIL"}) - sum(
-            1 for t in self._study.get_trials(deepcopy=False) if t.system_attrs.get(_INTERRUPTED)
+        ended = {"COMPLETE", "PRUNED", "FAIL"}
+        return sum(
+            1
+            for t in self._study.get_trials(deepcopy=False)
+            if t.state.name in ended and not t.system_attrs.get(_INTERRUPTED)
         )
 
     @property
@@ -440,17 +443,16 @@ class Studies:
             study.enqueue_trial(point)
         return Study(self._ws, study)
 
-    def study(self, name: str) -> Study:
+    def study(self, name: str, *, storage: Any = None) -> Study:
         import optuna
 
         from pmle.training.space import parse_space
 
-        storage = self._storage()
-        try:
-            summary = optuna.load_study(study_name=name, storage=storage)
+        storage = storage or self._storage()
+        try:  # the settings first, straight from the storage (no study object twice)
+            config = storage.get_study_user_attrs(storage.get_study_id_from_name(name)).get(_CONFIG)
         except KeyError:
             raise NotFound(f"no tuning study named {name!r}", hint="pmle tune list") from None
-        config = summary.user_attrs.get(_CONFIG)
         if not config:
             raise NotFound(f"{name!r} is not a pmle tuning study")
         parameters = parse_space(config["space"])
@@ -465,11 +467,12 @@ class Studies:
     def studies(self) -> list[Study]:
         import optuna
 
-        names = sorted(s.study_name for s in optuna.get_all_study_summaries(self._storage()))
+        storage = self._storage()  # one replay of the journal for every study
+        names = sorted(s.study_name for s in optuna.get_all_study_summaries(storage))
         out = []
         for name in names:
             try:
-                out.append(self.study(name))
+                out.append(self.study(name, storage=storage))
             except NotFound:
                 continue
         return out
