@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from pmle.data.datasets import Datasets
+    from pmle.exam.attempts import Trainer
     from pmle.models.registry import Registry
     from pmle.monitoring.explanations import Explanations
     from pmle.monitoring.fairness import Fairness
@@ -208,6 +209,13 @@ class Workspace:
         from pmle.tracking import Tracking
 
         return Tracking(self)
+
+    @cached_property
+    def exam(self) -> Trainer:
+        """The exam trainer: mock exams, practice, spaced repetition, item statistics."""
+        from pmle.exam.attempts import Trainer
+
+        return Trainer(self)
 
     @cached_property
     def tokens(self) -> Tokens:

@@ -468,3 +468,60 @@ tuning_journal = Table(
     Column("seq", Integer, primary_key=True),
     Column("log", JSON, nullable=False),
 )
+
+# --- the exam trainer (pmle.exam) -----------------------------------------------------------
+# Times are seconds since the epoch from the trainer's clock, so tests can move it.
+
+exam_attempts = Table(
+    "exam_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("mode", String(16), nullable=False, index=True),  # exam | practice
+    Column("blueprint", String(64), nullable=False),
+    Column("seed", Integer, nullable=False),  # shuffles options, once per attempt
+    Column("settings", JSON, nullable=False, default=dict),  # length, sections, objectives …
+    Column("started_at", Float, nullable=False),
+    Column("deadline_at", Float, nullable=True),  # absolute; practice has none
+    Column("submitted_at", Float, nullable=True),
+    Column("submitted_by", String(16), nullable=True),  # candidate | deadline
+    Column("current", Integer, nullable=False, default=0),  # the position on screen
+    Column("viewing_since", Float, nullable=True),  # when it was shown; None when away
+)
+
+exam_responses = Table(
+    "exam_responses",
+    metadata,
+    Column("attempt_id", Integer, ForeignKey("exam_attempts.id"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("item_id", String(64), nullable=False, index=True),
+    Column("option_order", JSON, nullable=False),  # option ids in the order shown
+    Column("answer", JSON, nullable=True),  # chosen option ids; None = unanswered
+    Column("flagged", Boolean, nullable=False, default=False),
+    Column("seconds", Float, nullable=False, default=0.0),  # time spent on the item
+    Column("answered_at", Float, nullable=True),
+    Column("correct", Boolean, nullable=True),  # set when scored
+)
+
+exam_cards = Table(
+    "exam_cards",
+    metadata,
+    Column("item_id", String(64), primary_key=True),
+    Column("card", JSON, nullable=False),  # fsrs.Card.to_dict()
+    Column("due", Float, nullable=False),
+    Column("reviews", Integer, nullable=False, default=0),
+    Column("lapses", Integer, nullable=False, default=0),
+    Column("updated_at", Float, nullable=False),
+)
+
+exam_reports = Table(
+    "exam_reports",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("item_id", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),  # wrong-key | unclear | outdated | typo | other
+    Column("message", Text, nullable=False),
+    Column("attempt_id", Integer, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("status", String(16), nullable=False, default="open"),  # open | closed
+    Column("resolution", Text, nullable=True),
+)
