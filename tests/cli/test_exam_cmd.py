@@ -61,7 +61,7 @@ def test_a_scripted_exam_from_start_to_review(ws: Workspace, tmp_path: Path) -> 
     started = _run(ws, "exam", "start", "--length", "50", "--seed", "7", "--json")
     assert started.exit_code == 0, started.output
     form = json.loads(started.output)
-    assert len(form["questions"]) == 50 and form["remaining_s"] == 7200
+    assert len(form["questions"]) == 50 and 7100 < form["remaining_s"] <= 7200
     assert "key" not in form["questions"][0]  # no answers shown before the end
     bank = {i.id: i for i in load_bank()[0]}
     answers: dict[str, list[str]] = {}

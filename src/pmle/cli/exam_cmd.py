@@ -96,11 +96,19 @@ def bank(
         print_json({**summary, "problems": [str(p) for p in problems]})
         return
     out = console()
-    out.print(f"{summary['items']} item(s) in the bank, {len(problems)} problem(s)")
+    out.print(
+        f"{summary['items']} item(s) in the bank "
+        f"({summary['by_status'].get('reviewed', 0)} reviewed), {len(problems)} problem(s); "
+        f"{summary['multiple_select_share']:.0%} multiple-select"
+    )
     if show_stats:
-        table = Table("objective", "items")
+        table = Table("objective", "items", "reviewed")
         for o in blueprint().objectives:
-            table.add_row(f"{o.id} {o.title}", str(summary["by_objective"].get(o.id, 0)))
+            table.add_row(
+                f"{o.id} {o.title}",
+                str(summary["by_objective"].get(o.id, 0)),
+                str(summary["reviewed_by_objective"].get(o.id, 0)),
+            )
         out.print(table)
 
 

@@ -56,9 +56,13 @@ def stats(items: list[Item]) -> dict[str, Any]:
     """Counts by objective, type, status and difficulty."""
     live = [i for i in items if i.status != "retired"]
     multiple = sum(1 for i in live if i.type == "multiple")
+    reviewed = [i for i in live if i.status == "reviewed"]
     return {
         "items": len(live),
         "by_objective": dict(sorted(Counter(o for i in live for o in i.objectives).items())),
+        "reviewed_by_objective": dict(
+            sorted(Counter(o for i in reviewed for o in i.objectives).items())
+        ),
         "by_status": dict(Counter(i.status for i in items)),
         "by_difficulty": dict(Counter(i.difficulty for i in live)),
         "multiple_select_share": multiple / len(live) if live else 0.0,
