@@ -12,6 +12,7 @@ from pmle.errors import Conflict, InvalidInput, NotFound
 from pmle.exam.attempts import Trainer, apply_answers
 from pmle.exam.blueprints import allocate, blueprint
 from pmle.exam.items import Item
+from pmle.exam.labs import lab_for
 from pmle.workspace import Workspace
 
 
@@ -153,6 +154,9 @@ def test_practice_gives_feedback_at_once(trainer: Trainer) -> None:
     assert data["key"] == list(q.item.key) and data["explanation"] == "because"
     assert {o["id"]: o["feedback"] for o in data["options"]}[wrong] == f"why {wrong}"
     assert data["references"] == ["https://cloud.google.com/vertex-ai/docs"]
+    # a missed item links to the lab practising its objective
+    lab = lab_for(q.item.objectives[0])
+    assert lab is not None and lab.section == 3 and data["lab"] == lab.id
     with pytest.raises(Conflict, match="already answered"):
         session.answer(0, list(q.item.key))
     good = session.answer(1, session.questions[1].item.key)

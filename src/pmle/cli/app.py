@@ -16,6 +16,7 @@ from pmle.cli import (
     explain_cmd,
     fairness_cmd,
     jobs_cmd,
+    lab_cmd,
     models_cmd,
     monitors_cmd,
     pipelines_cmd,
@@ -36,6 +37,7 @@ app.add_typer(data_cmd.app, name="data")
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(automl_cmd.app, name="automl")
 app.add_typer(exam_cmd.app, name="exam")
+app.add_typer(lab_cmd.app, name="lab")
 app.add_typer(experiments_cmd.app, name="experiments")
 app.add_typer(jobs_cmd.app, name="jobs")
 app.add_typer(tune_cmd.app, name="tune")
