@@ -161,6 +161,11 @@ def test_bad_input(penguins_ws: Workspace) -> None:
         ws.sql(TUTORIAL.replace("CREATE OR REPLACE", "CREATE"))
     skipped = ws.sql_session.execute(TUTORIAL.replace("OR REPLACE MODEL", "MODEL IF NOT EXISTS"))
     assert skipped[0].kind == "skipped"
+    # CREATE OR REPLACE replaces: `MODEL name` reads the new version, the old one is kept
+    replaced = ws.sql_session.execute(TUTORIAL)[0].model
+    assert replaced is not None and replaced.version == 2
+    assert ws.models.get("penguins_model").version == 2
+    assert [v.version for v in ws.models.versions("penguins_model")] == [1, 2]
     assert ws.sql_session.execute("DROP MODEL bqml_tutorial.penguins_model")[0].kind == "dropped"
     with pytest.raises(NotFound):
         ws.models.get("penguins_model")

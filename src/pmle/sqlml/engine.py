@@ -220,7 +220,12 @@ class SqlSession:
             input_example=example,
             metrics=metrics,
             inputs=self._lineage_inputs(stmt.query or ""),
-            aliases=list(model.options.get("vertex_ai_model_version_aliases") or []),
+            # CREATE OR REPLACE replaces the model as BigQuery does: `MODEL name` (the
+            # `default` alias) reads the new version; the old one stays as a version
+            aliases=[
+                *(["default"] if stmt.replace else []),
+                *(model.options.get("vertex_ai_model_version_aliases") or []),
+            ],
             execution="CreateModel",
             execution_properties={"model_type": model.model_type, "statement": stmt.source},
         )

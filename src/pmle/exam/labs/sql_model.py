@@ -66,9 +66,9 @@ analysts work in SQL, so the model is built with BigQuery ML statements — in p
         f'EXCEPT(customer_id) FROM {TABLE}"`.',
         'Read its held-out metrics: `pmle sql "SELECT * FROM ML.EVALUATE(MODEL subscribe)"` '
         "(roc_auc is a column). To try another model type (e.g. "
-        "model_type='BOOSTED_TREE_CLASSIFIER'), use a new model name: CREATE OR REPLACE adds a "
-        "version, and MODEL subscribe keeps reading the default one (MODEL `subscribe@2` "
-        "reads the new one).",
+        "model_type='BOOSTED_TREE_CLASSIFIER'), use CREATE OR REPLACE MODEL subscribe: as in "
+        "BigQuery, MODEL subscribe then reads the new model (the old one stays as version 1, "
+        "MODEL `subscribe@1`).",
         f'Score the prospects into a table: `pmle sql "CREATE TABLE {SCORES} AS SELECT * FROM '
         f'ML.PREDICT(MODEL subscribe, TABLE {PROSPECTS})"`, then '
         f'`pmle sql "SELECT count(*) FROM {SCORES}"` and `pmle lab check sql-model`.',
