@@ -27,6 +27,9 @@ class Settings:
     busy_timeout_s: float = 60.0
     #: DuckDB worker threads for the warehouse (0 = DuckDB's default, all cores).
     warehouse_threads: int = 0
+    #: The feature store's online store: empty = SQLite inside the workspace, or a
+    #: `redis://host:port/db` URL.
+    online_store_url: str = ""
     #: Print tracebacks in the CLI.
     debug: bool = False
 
@@ -40,6 +43,7 @@ _FILE_KEYS = {
     ("metadata", "url"): "metadata_url",
     ("metadata", "busy_timeout_s"): "busy_timeout_s",
     ("warehouse", "threads"): "warehouse_threads",
+    ("features", "online_store"): "online_store_url",
     ("cli", "debug"): "debug",
 }
 

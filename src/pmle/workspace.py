@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from pmle.data.datasets import Datasets
     from pmle.exam.attempts import Trainer
+    from pmle.features import FeatureStore
     from pmle.models.registry import Registry
     from pmle.monitoring.explanations import Explanations
     from pmle.monitoring.fairness import Fairness
@@ -50,6 +51,10 @@ _CONFIG_TEMPLATE = """\
 [warehouse]
 # DuckDB threads; 0 = all cores.
 # threads = 0
+
+[features]
+# The online store of the feature store; empty = SQLite in this folder.
+# online_store = "redis://localhost:6379/0"
 """
 
 
@@ -209,6 +214,13 @@ class Workspace:
         from pmle.tracking import Tracking
 
         return Tracking(self)
+
+    @cached_property
+    def features(self) -> FeatureStore:
+        """The feature store: entities, feature views, training sets, the online store."""
+        from pmle.features import FeatureStore
+
+        return FeatureStore(self)
 
     @cached_property
     def exam(self) -> Trainer:

@@ -203,7 +203,33 @@ class Datasets:
             raise InvalidInput("the query returned no columns", hint="use a SELECT statement")
         return self._store(name, Loaded(table, f"sql: {query.strip()}", None, "Query"), description)
 
-    def _store(self, name: str, loaded: Loaded, description: str) -> DatasetVersion:
+    def import_derived(
+        self,
+        name: str,
+        table: pa.Table,
+        *,
+        source: str,
+        inputs: Sequence[tuple[int, str]],
+        execution: tuple[str, dict[str, Any]],
+        description: str = "",
+    ) -> DatasetVersion:
+        """Store a table another capability computed (e.g. a point-in-time training set), with
+        its lineage: the execution that made it and the artifacts it read (`(id, role)`)."""
+        from pmle.data.sources import Loaded
+
+        check_name(name, "dataset name")
+        loaded = Loaded(table, source, None, execution[0])
+        return self._store(name, loaded, description, inputs=inputs, execution=execution)
+
+    def _store(
+        self,
+        name: str,
+        loaded: Loaded,
+        description: str,
+        *,
+        inputs: Sequence[tuple[int, str]] = (),
+        execution: tuple[str, dict[str, Any]] | None = None,
+    ) -> DatasetVersion:
         import pyarrow.parquet as pq
 
         from pmle.data.stats import compute_stats
@@ -236,6 +262,8 @@ class Datasets:
                 stats,
                 loaded,
                 description,
+                inputs=inputs,
+                execution=execution,
             )
 
     def _insert_version(

@@ -97,6 +97,13 @@ def _client_id(req: Request) -> str | None:
     return value.decode("utf-8", errors="replace")
 
 
+def _instances(dep: LiveDeployment, instances: list[Any]) -> tuple[Any, list[Any]]:
+    """Columns for a deployment from Vertex / V1 instances, with its looked-up features
+    added first; also the instances as predicted (what the request log keeps)."""
+    given = dep.lookup.enrich(instances) if dep.lookup is not None else instances
+    return dep.model.columns_from_instances(given), given
+
+
 def parse_json(data: bytes) -> Any:
     """JSON, also with the NaN / Infinity some clients (numpy-based ones) write for missing
     values: strict orjson first, the standard library's lenient parser as the fallback."""
@@ -329,7 +336,7 @@ class PmleApp:
     async def _predict(
         self, req: Request, endpoint: str, version: str | None, protocol: str, parse: Any
     ) -> tuple[LiveDeployment, Any, Any, int]:
-        """Pick a deployment, parse with `parse(deployment.model)`, predict; counts and logs."""
+        """Pick a deployment, parse with `parse(deployment)`, predict; counts and logs."""
         if self.require_token:
             self._authorize(req)
         t0 = time.perf_counter()
@@ -338,7 +345,7 @@ class PmleApp:
         rows = 0
         status = 200
         try:
-            cols, extra = parse(dep.model)
+            cols, extra = parse(dep)
             rows = cols.n
             pred = await dep.batcher.predict(cols)
             return dep, pred, extra, rows
@@ -391,11 +398,11 @@ class PmleApp:
         if raw and isinstance(body, list):
             body = {"instances": body}
         instances = instances_of(body)
-        dep, pred, _, _ = await self._predict(
-            req, endpoint, None, "vertex", lambda m: (m.columns_from_instances(instances), None)
+        dep, pred, given, _ = await self._predict(
+            req, endpoint, None, "vertex", lambda d: _instances(d, instances)
         )
         predictions = vertex_predictions(dep.model, pred)
-        self._log(dep, instances, predictions, t0, _client_id(req))
+        self._log(dep, given, predictions, t0, _client_id(req))
         headers = [
             (b"x-vertex-ai-endpoint-id", endpoint.encode()),
             (b"x-vertex-ai-deployed-model-id", dep.info.id.encode()),
@@ -421,11 +428,11 @@ class PmleApp:
 
         t0 = time.perf_counter()
         instances = instances_of(req.json())
-        dep, pred, _, _ = await self._predict(
-            req, endpoint, None, "v1", lambda m: (m.columns_from_instances(instances), None)
+        dep, pred, given, _ = await self._predict(
+            req, endpoint, None, "v1", lambda d: _instances(d, instances)
         )
         predictions = v1_predictions(pred)
-        self._log(dep, instances, predictions, t0, _client_id(req))
+        self._log(dep, given, predictions, t0, _client_id(req))
         return 200, {"predictions": predictions}, []
 
     async def _v2_infer(
@@ -436,9 +443,15 @@ class PmleApp:
         t0 = time.perf_counter()
         body, binary = self._v2_body(req)
 
-        def parse(model: Any) -> tuple[Any, Any]:
-            raw, n, wanted = v2_columns(body, model, binary)
-            return model.columns_from_raw(raw, n), (raw, n, wanted)
+        def parse(dep: LiveDeployment) -> tuple[Any, Any]:
+            if dep.lookup is not None:
+                raise InvalidInput(
+                    "this deployment looks its features up in the feature store, which the "
+                    "Vertex AI and KServe V1 routes do",
+                    hint=f"POST instances with entity keys to /v1/models/{endpoint}:predict",
+                )
+            raw, n, wanted = v2_columns(body, dep.model, binary)
+            return dep.model.columns_from_raw(raw, n), (raw, n, wanted)
 
         dep, pred, extra, _ = await self._predict(req, endpoint, version, "v2", parse)
         raw, n, wanted = extra

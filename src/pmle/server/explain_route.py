@@ -220,6 +220,8 @@ async def vertex_explain(
         raise InvalidInput("'deployedModelId' must be a string")
     live = app.state.endpoint(endpoint)
     dep = live.get(chosen) if chosen else live.pick(app.state.rng)
+    if dep.lookup is not None:  # the features :predict would add
+        instances = dep.lookup.enrich(instances)
     cols = dep.model.columns_from_instances(instances)  # the checks :predict makes
     frame = pd.DataFrame(cols.data, columns=dep.model.input_names)
     explainer = _EXPLAINERS.get(app)

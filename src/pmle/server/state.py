@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pmle.errors import NotFound
 
 if TYPE_CHECKING:
+    from pmle.features.serving import FeatureLookup
     from pmle.server.metrics import Metrics
     from pmle.serving.batcher import Batcher
     from pmle.serving.endpoints import DeployedModel, EndpointInfo
@@ -40,6 +41,7 @@ class LiveDeployment:
     info: DeployedModel
     model: ServedModel
     batcher: Batcher
+    lookup: FeatureLookup | None = None  # features added from the online store
 
 
 @dataclass
@@ -152,7 +154,12 @@ class ServerState:
                     keep_models[key] = model
                     batcher = self._batcher_for(d, model)
                     keep_batchers[d.id] = batcher
-                    live[d.id] = LiveDeployment(d, model, batcher)
+                    try:
+                        lookup = self._lookup_for(d)
+                    except Exception as exc:
+                        log.error("cannot look up features for %s on %s: %s", d.model, name, exc)
+                        continue
+                    live[d.id] = LiveDeployment(d, model, batcher, lookup)
                 endpoints[name] = LiveEndpoint(info, live)
             dropped = [b for k, b in self._batchers.items() if k not in keep_batchers]
             self.endpoints = endpoints
@@ -162,6 +169,13 @@ class ServerState:
             self._dropped = dropped
             self.ready = True
             return True
+
+    def _lookup_for(self, d: DeployedModel) -> FeatureLookup | None:
+        if not d.features:
+            return None
+        from pmle.features.serving import FeatureLookup
+
+        return FeatureLookup(self.ws.features, d.features)
 
     def _load(self, d: DeployedModel) -> ServedModel:
         from pmle.serving.runtime import load_served

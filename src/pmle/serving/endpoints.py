@@ -12,7 +12,7 @@ errors and latency gathered by every server process of the workspace.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -43,6 +43,7 @@ class DeployedModel:
     max_batch_size: int
     max_wait_ms: float
     compile: bool = False
+    features: tuple[str, ...] = ()  # looked up in the feature store's online store
     request_count: int = 0
     error_count: int = 0
     row_count: int = 0
@@ -89,6 +90,7 @@ class DeployedModel:
             "maxBatchSize": self.max_batch_size,
             "maxWaitMs": self.max_wait_ms,
             "compile": self.compile,
+            "features": list(self.features),
             "stats": {
                 "requests": self.request_count,
                 "errors": self.error_count,
@@ -282,6 +284,7 @@ class Endpoints:
         max_batch_size: int = DEFAULT_MAX_BATCH_SIZE,
         max_wait_ms: float = DEFAULT_MAX_WAIT_MS,
         compile: bool = False,
+        features: Sequence[str] = (),
     ) -> DeployedModel:
         """Deploy a model version (`NAME`, `NAME@3`, `NAME@alias`, resolved now) on an endpoint.
 
@@ -290,6 +293,8 @@ class Endpoints:
         using the key `"0"` for the new model. By default the new model gets 100 %.
         `compile` asks servers to compile LightGBM trees to machine code (lleaves, LLVM) for
         batches, falling back to the C API path where that is not possible.
+        `features` (`view` or `view:feature`) are looked up in the feature store's online
+        store by the entity keys each instance carries, and added to it before predicting.
         """
 
         from pmle.storage import schema as t
@@ -298,6 +303,11 @@ class Endpoints:
         if traffic_percent is not None and traffic_split is not None:
             raise InvalidInput("give traffic_percent or traffic_split, not both")
         version = self._ws.models.get(model)
+        wanted = list(features)
+        if wanted:
+            from pmle.features.serving import check_lookup
+
+            check_lookup(self._ws.features, wanted, version)
         with self._ws.engine.begin() as conn:
             endpoint_id = self._endpoint_id(conn, name)
             current = self._read(conn, name)
@@ -311,6 +321,7 @@ class Endpoints:
                     max_batch_size=max_batch_size,
                     max_wait_ms=float(max_wait_ms),
                     compile=bool(compile),
+                    features=wanted or None,
                     request_count=0,
                     error_count=0,
                     row_count=0,
@@ -460,6 +471,7 @@ class Endpoints:
                 max_batch_size=r.max_batch_size,
                 max_wait_ms=r.max_wait_ms,
                 compile=bool(r.compile),
+                features=tuple(r.features or ()),
                 request_count=r.request_count,
                 error_count=r.error_count,
                 row_count=r.row_count,

@@ -189,6 +189,7 @@ deployed_models = Table(
     Column("max_batch_size", Integer, nullable=False),
     Column("max_wait_ms", Float, nullable=False),
     Column("compile", Boolean, nullable=False, default=False),  # compiled trees (lleaves)
+    Column("features", JSON, nullable=True),  # feature-store lookups: ["view", "view:f", …]
     # Counters the servers add their deltas to.
     Column("request_count", Integer, nullable=False, default=0),
     Column("error_count", Integer, nullable=False, default=0),
@@ -524,4 +525,49 @@ exam_reports = Table(
     Column("created_at", Float, nullable=False),
     Column("status", String(16), nullable=False, default="open"),  # open | closed
     Column("resolution", Text, nullable=True),
+)
+
+# --- the feature store (pmle.features) -------------------------------------------------------
+
+feature_entities = Table(
+    "feature_entities",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("spec", JSON, nullable=False),  # Entity.to_dict()
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("name", "version", name="uq_feature_entities_name_version"),
+)
+
+feature_views = Table(
+    "feature_views",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(128), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("spec", JSON, nullable=False),  # FeatureView.to_dict()
+    Column("artifact_id", Integer, nullable=True),  # its FeatureView lineage artifact
+    Column("deleted", Boolean, nullable=False, default=False),  # a tombstone version
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("name", "version", name="uq_feature_views_name_version"),
+)
+
+# A materialization run: the time window cut into chunks; `done` lists finished chunks, so a
+# killed run resumes with the rest. Times are epoch seconds (event time).
+feature_materializations = Table(
+    "feature_materializations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("view", String(128), nullable=False, index=True),
+    Column("version", Integer, nullable=False),
+    Column("store", String(256), nullable=False),  # the online store's URL (no secrets)
+    Column("start", Float, nullable=False),
+    Column("end", Float, nullable=False),
+    Column("chunks", JSON, nullable=False),  # [[start, end], ...]
+    Column("done", JSON, nullable=False, default=list),  # indexes of finished chunks
+    Column("rows", Integer, nullable=False, default=0),
+    Column("state", String(16), nullable=False),  # RUNNING | SUCCEEDED | FAILED
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
 )

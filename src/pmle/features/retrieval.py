@@ -1,0 +1,266 @@
+"""Point-in-time retrieval: for each row of an entity table (join keys and a timestamp), the
+latest feature values at or before that timestamp and within the view's time to live — never
+a value from the future — with DuckDB's ASOF JOIN, one per feature view.
+
+`feature_values` reads a view without an entity table: every feature row in a time range, or
+the latest row per entity as of a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pmle.errors import InvalidInput, NotFound
+from pmle.storage.warehouse import quote_ident, quote_literal
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+    from pmle.features.definitions import FeatureView
+    from pmle.features.store import FeatureStore
+
+__all__ = ["FeatureRef", "feature_values", "parse_features", "training_set"]
+
+ROW = "__pmle_row"
+TS = "__pmle_ts"
+
+
+@dataclass(frozen=True)
+class FeatureRef:
+    """Features wanted from one view."""
+
+    view: FeatureView
+    features: tuple[str, ...]
+
+
+def parse_features(store: FeatureStore, wanted: Sequence[str]) -> list[FeatureRef]:
+    """`view:feature` / `view` (all its features) / `view:*` → the views and their features,
+    in the order asked, every name checked."""
+    if not wanted:
+        raise InvalidInput("name at least one feature (view:feature, or view for all)")
+    order: list[str] = []
+    chosen: dict[str, list[str]] = {}
+    views: dict[str, FeatureView] = {}
+    for text in wanted:
+        name, _, feature = str(text).partition(":")
+        if name not in views:
+            try:
+                views[name] = store.view(name).view
+            except NotFound as exc:
+                raise InvalidInput(
+                    f"unknown feature view {name!r} in {text!r}", hint=exc.hint
+                ) from None
+            order.append(name)
+            chosen[name] = []
+        view = views[name]
+        if feature in ("", "*"):
+            names = view.feature_names
+        elif feature in view.feature_names:
+            names = [feature]
+        else:
+            raise InvalidInput(
+                f"feature view {name!r} has no feature {feature!r}",
+                hint=f"its features: {', '.join(view.feature_names)}",
+            )
+        chosen[name] += [n for n in names if n not in chosen[name]]
+    return [FeatureRef(views[n], tuple(chosen[n])) for n in order]
+
+
+def _entity_relation(con: duckdb.DuckDBPyConnection, entities: Any) -> str:
+    """Register the entity rows on the connection; returns a relation to select from."""
+    import pyarrow as pa
+
+    if isinstance(entities, str):
+        text = entities.strip()
+        if not text:
+            raise InvalidInput("empty entity table")
+        if text.split(None, 1)[0].upper() in {"SELECT", "WITH", "FROM"}:
+            return f"({text})"
+        return quote_ident(text)
+    if isinstance(entities, pa.Table):
+        table = entities
+    else:
+        try:
+            table = pa.Table.from_pandas(entities, preserve_index=False)
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise InvalidInput(
+                f"the entity rows must be a DataFrame, an Arrow table, a table name or SQL ({exc})"
+            ) from None
+    con.register("__pmle_entities", table)
+    return "__pmle_entities"
+
+
+def _describe(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
+    import duckdb
+
+    try:
+        rows = con.execute(f"DESCRIBE SELECT * FROM {relation} LIMIT 0").fetchall()
+    except duckdb.Error as exc:
+        raise InvalidInput(f"cannot read the entity rows: {str(exc).splitlines()[0]}") from None
+    return {str(r[0]): str(r[1]).upper() for r in rows}
+
+
+def training_set(
+    store: FeatureStore,
+    entities: Any,
+    features: Sequence[str],
+    *,
+    timestamp: str = "event_timestamp",
+    full_names: bool = False,
+    register: str | None = None,
+) -> pa.Table:
+    """For each entity row, the features named (`view:feature`) as they were at the row's
+    `timestamp`: the latest value at or before it, null when none or older than the view's
+    time to live. Rows keep their order and columns; features follow (`view__feature` with
+    `full_names`). `register` stores the result as a dataset version with lineage."""
+    import duckdb
+
+    refs = parse_features(store, features)
+    with store.connect_warehouse() as con:
+        con.execute("SET TimeZone = 'UTC'")
+        relation = _entity_relation(con, entities)
+        columns = _describe(con, relation)
+        if timestamp not in columns:
+            raise InvalidInput(
+                f"the entity rows lack the timestamp column {timestamp!r}",
+                hint=f"they have: {', '.join(columns)}; pass timestamp= to name another",
+            )
+        names = _output_names(refs, columns, full_names)
+        selects = [f"__e.* EXCLUDE ({ROW})"]
+        joins = []
+        for n, ref in enumerate(refs):
+            alias = f"__v{n}"
+            keys = store.join_keys(ref.view)
+            for key in keys:
+                if key not in columns:
+                    raise InvalidInput(
+                        f"the entity rows lack join key {key!r} of feature view {ref.view.name!r}",
+                        hint=f"they have: {', '.join(columns)}",
+                    )
+            source = store.source_sql(ref.view)
+            view_ts = _describe(con, f"({source})").get(ref.view.timestamp, "")
+            cast = "" if view_ts == columns[timestamp] else "::TIMESTAMPTZ"
+            inner = ", ".join(
+                [
+                    *(quote_ident(k) for k in keys),
+                    f"{quote_ident(ref.view.timestamp)}{cast} AS {TS}",
+                ]
+                + [quote_ident(f) for f in ref.features]
+            )
+            on = " AND ".join(
+                [f"__e.{quote_ident(k)} = {alias}.{quote_ident(k)}" for k in keys]
+                + [f"__e.{quote_ident(timestamp)}{cast} >= {alias}.{TS}"]
+            )
+            joins.append(f"ASOF LEFT JOIN (SELECT {inner} FROM ({source})) {alias} ON {on}")
+            fresh = (
+                f"{alias}.{TS} >= __e.{quote_ident(timestamp)}{cast} - to_seconds({ref.view.ttl!r})"
+                if ref.view.ttl is not None
+                else None
+            )
+            for feature in ref.features:
+                value = f"{alias}.{quote_ident(feature)}"
+                if fresh is not None:
+                    value = f"CASE WHEN {fresh} THEN {value} END"
+                selects.append(f"{value} AS {quote_ident(names[(ref.view.name, feature)])}")
+        sql = (
+            f"WITH __e AS (SELECT *, row_number() OVER () AS {ROW} FROM {relation}) "
+            f"SELECT {', '.join(selects)} FROM __e {' '.join(joins)} ORDER BY __e.{ROW}"
+        )
+        try:
+            table = con.sql(sql).to_arrow_table()
+        except duckdb.Error as exc:
+            raise InvalidInput(f"point-in-time join failed: {str(exc).splitlines()[0]}") from None
+    if register is not None:
+        _register(store, register, table, refs, features)
+    return table
+
+
+def _output_names(
+    refs: Sequence[FeatureRef], columns: dict[str, str], full_names: bool
+) -> dict[tuple[str, str], str]:
+    out: dict[tuple[str, str], str] = {}
+    taken = set(columns)
+    for ref in refs:
+        for feature in ref.features:
+            name = f"{ref.view.name}__{feature}" if full_names else feature
+            if name in taken:
+                raise InvalidInput(
+                    f"feature {feature!r} of {ref.view.name!r} clashes with a column of the "
+                    "same name",
+                    hint="pass full_names=True (--full-names) to name features view__feature",
+                )
+            taken.add(name)
+            out[(ref.view.name, feature)] = name
+    return out
+
+
+def _register(
+    store: FeatureStore,
+    name: str,
+    table: pa.Table,
+    refs: Sequence[FeatureRef],
+    asked: Sequence[str],
+) -> None:
+    inputs = []
+    for ref in refs:
+        version = store.view(ref.view.name)
+        if version.lineage_artifact_id:
+            inputs.append((version.lineage_artifact_id, "feature_view"))
+    store.workspace.datasets.import_derived(
+        name,
+        table,
+        source=f"training set: {', '.join(asked)}",
+        inputs=inputs,
+        execution=("PointInTimeJoin", {"features": list(asked)}),
+    )
+
+
+def _epoch_literal(value: datetime | float | str) -> str:
+    if isinstance(value, datetime):
+        return f"to_timestamp({value.timestamp()!r})"
+    if isinstance(value, int | float):
+        return f"to_timestamp({float(value)!r})"
+    return f"{quote_literal(str(value))}::TIMESTAMPTZ"
+
+
+def feature_values(
+    store: FeatureStore,
+    view_name: str,
+    *,
+    start: datetime | float | str | None = None,
+    end: datetime | float | str | None = None,
+    latest: bool = False,
+) -> pa.Table:
+    """A view's rows (join keys, timestamp, features) with `start` ≤ time < `end`; with
+    `latest`, only the newest row per entity at or before `end` (and within the TTL)."""
+    import duckdb
+
+    view = store.view(view_name).view
+    keys = store.join_keys(view)
+    ts = quote_ident(view.timestamp)
+    cols = ", ".join([*(quote_ident(k) for k in keys), ts, *map(quote_ident, view.feature_names)])
+    where = []
+    if start is not None:
+        where.append(f"{ts}::TIMESTAMPTZ >= {_epoch_literal(start)}")
+    if end is not None:
+        where.append(f"{ts}::TIMESTAMPTZ < {_epoch_literal(end)}")
+    if latest and view.ttl is not None:
+        until = _epoch_literal(end) if end is not None else "now()"
+        where.append(f"{ts}::TIMESTAMPTZ >= {until} - to_seconds({view.ttl!r})")
+    sql = f"SELECT {cols} FROM ({store.source_sql(view)})"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    if latest:
+        sql += f" QUALIFY row_number() OVER (PARTITION BY {', '.join(map(quote_ident, keys))} "
+        sql += f"ORDER BY {ts} DESC) = 1"
+    sql += f" ORDER BY {ts}, {', '.join(map(quote_ident, keys))}"
+    with store.connect_warehouse() as con:
+        con.execute("SET TimeZone = 'UTC'")
+        try:
+            return con.sql(sql).to_arrow_table()
+        except duckdb.Error as exc:
+            raise InvalidInput(f"cannot read {view.name}: {str(exc).splitlines()[0]}") from None

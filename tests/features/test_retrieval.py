@@ -1,0 +1,172 @@
+"""Point-in-time training sets on a hand-built case with known answers: never a value from the
+future, TTL expiry, several views and multi-part keys, row order kept, registering the result
+as a dataset with lineage, and the errors for bad entity rows or unknown features."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from pmle.errors import InvalidInput
+from pmle.workspace import Workspace
+
+T = pd.Timestamp
+
+
+@pytest.fixture
+def store(ws: Workspace) -> Workspace:
+    """Two views: `balance` per account (TTL 2 days) and `merchant_risk` per (merchant,
+    country) without expiry."""
+    ws.datasets.import_(
+        "balances",
+        pd.DataFrame(
+            {
+                "account": ["a", "a", "a", "b"],
+                "at": [T("2026-03-01 00:00"), T("2026-03-03 00:00"), T("2026-03-05 12:00"),
+                       T("2026-03-02 00:00")],
+                "balance": [100.0, 80.0, 50.0, 10.0],
+            }
+        ),
+    )  # fmt: skip
+    ws.datasets.import_(
+        "risk",
+        pd.DataFrame(
+            {
+                "merchant": ["m1", "m1", "m2"],
+                "country": ["FR", "DE", "FR"],
+                "at": [T("2026-03-01"), T("2026-03-04"), T("2026-03-02")],
+                "risk": [0.1, 0.9, 0.5],
+            }
+        ),
+    )
+    ws.features.apply(
+        {
+            "entities": [
+                {"name": "account", "join_keys": ["account"]},
+                {"name": "merchant", "join_keys": ["merchant", "country"]},
+            ],
+            "feature_views": [
+                {
+                    "name": "balance",
+                    "entities": ["account"],
+                    "source": {"dataset": "balances"},
+                    "timestamp": "at",
+                    "ttl": "2d",
+                    "features": [{"name": "balance", "dtype": "float64"}],
+                },
+                {
+                    "name": "merchant_risk",
+                    "entities": ["merchant"],
+                    "source": {"dataset": "risk"},
+                    "timestamp": "at",
+                    "features": [{"name": "risk", "dtype": "float64"}],
+                },
+            ],
+        }
+    )
+    return ws
+
+
+ROWS = pd.DataFrame(
+    {
+        "account": ["a", "a", "a", "a", "b", "c", "a"],
+        "merchant": ["m1", "m1", "m1", "m2", "m1", "m1", "m1"],
+        "country": ["FR", "FR", "DE", "FR", "FR", "FR", "DE"],
+        "event_timestamp": [
+            T("2026-02-28"),  # before any value
+            T("2026-03-03 00:00"),  # exactly at a value's time: that value
+            T("2026-03-03 23:59"),  # the 03-03 value, not 03-05 (future)
+            T("2026-03-05 11:59"),  # 03-03 value is 2d 11:59 old: expired
+            T("2026-03-04"),  # 2 days exactly: still valid (TTL bound included)
+            T("2026-03-10"),  # unknown account
+            T("2026-03-06"),  # 03-05 12:00 value; risk m1/DE from 03-04
+        ],
+        "label": [0, 1, 0, 1, 0, 1, 1],
+    }
+)
+
+
+def test_point_in_time_values_are_exactly_the_known_answers(store: Workspace) -> None:
+    out = store.features.training_set(ROWS, ["balance", "merchant_risk:risk"]).to_pandas()
+    assert out.columns.tolist() == [*ROWS.columns, "balance", "risk"]
+    assert out["label"].tolist() == ROWS["label"].tolist()  # order kept
+    expected_balance = [None, 80.0, 80.0, None, 10.0, None, 50.0]
+    got = [None if pd.isna(v) else v for v in out["balance"]]
+    assert got == expected_balance
+    expected_risk = [None, 0.1, None, 0.5, 0.1, 0.1, 0.9]
+    assert [None if pd.isna(v) else v for v in out["risk"]] == expected_risk
+
+
+def test_no_value_from_the_future_on_random_data(store: Workspace) -> None:
+    """Brute force against a pure-pandas reference on random rows."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    feats = pd.DataFrame(
+        {
+            "account": rng.choice(["x", "y", "z"], 400),
+            "at": T("2026-01-01") + pd.to_timedelta(rng.integers(0, 60 * 24 * 30, 400), "m"),
+            "balance": rng.normal(size=400),
+        }
+    )
+    store.datasets.import_("balances", feats)
+    rows = pd.DataFrame(
+        {
+            "account": rng.choice(["x", "y", "z", "w"], 300),
+            "event_timestamp": T("2026-01-01")
+            + pd.to_timedelta(rng.integers(0, 60 * 24 * 32, 300), "m"),
+        }
+    )
+    out = store.features.training_set(rows, ["balance:balance"]).to_pandas()
+    for row, got in zip(rows.itertuples(), out["balance"], strict=True):
+        past = feats[(feats["account"] == row.account) & (feats["at"] <= row.event_timestamp)]
+        past = past[past["at"] >= row.event_timestamp - pd.Timedelta(days=2)]
+        want = past.sort_values("at")["balance"].iloc[-1] if len(past) else None
+        if want is None:
+            assert pd.isna(got)
+        else:
+            assert got == pytest.approx(want)
+
+
+def test_inputs_as_arrow_sql_or_table_and_registering(store: Workspace) -> None:
+    arrow = pa.Table.from_pandas(ROWS, preserve_index=False)
+    from_arrow = store.features.training_set(arrow, ["balance"])
+    store.datasets.import_("rows", ROWS)
+    from_name = store.features.training_set("rows", ["balance"])
+    from_sql = store.features.training_set("SELECT * FROM rows", ["balance"])
+    assert from_arrow.column("balance").to_pylist() == from_name.column("balance").to_pylist()
+    assert from_sql.column("balance").to_pylist() == from_arrow.column("balance").to_pylist()
+    named = store.features.training_set(
+        ROWS, ["balance", "merchant_risk"], full_names=True, register="train"
+    )
+    assert {"balance__balance", "merchant_risk__risk"} <= set(named.column_names)
+    version = store.datasets.get("train")
+    assert version.num_rows == len(ROWS)
+    graph = store.lineage.upstream(version.lineage_artifact_id)
+    names = {a.name for a in graph.artifacts.values()}
+    assert {"balance@1", "merchant_risk@1", "balances@1", "risk@1"} <= names
+
+
+def test_bad_entity_rows_and_features(store: Workspace) -> None:
+    with pytest.raises(InvalidInput, match="lack the timestamp column 'event_timestamp'"):
+        store.features.training_set(ROWS.drop(columns="event_timestamp"), ["balance"])
+    with pytest.raises(InvalidInput, match="lack join key 'country'"):
+        store.features.training_set(ROWS.drop(columns="country"), ["merchant_risk"])
+    with pytest.raises(InvalidInput, match="unknown feature view 'nope'"):
+        store.features.training_set(ROWS, ["nope:x"])
+    with pytest.raises(InvalidInput, match="has no feature 'x'"):
+        store.features.training_set(ROWS, ["balance:x"])
+    with pytest.raises(InvalidInput, match="clashes"):
+        store.features.training_set(ROWS.rename(columns={"label": "risk"}), ["merchant_risk"])
+    with pytest.raises(InvalidInput, match="name at least one feature"):
+        store.features.training_set(ROWS, [])
+
+
+def test_feature_values_by_time_range(store: Workspace) -> None:
+    rows = store.features.feature_values("balance", start="2026-03-02", end="2026-03-05")
+    assert rows.column("balance").to_pylist() == [10.0, 80.0]
+    latest = store.features.feature_values("balance", end="2026-03-04", latest=True)
+    assert sorted(latest.column("balance").to_pylist()) == [10.0, 80.0]
+    expired = store.features.feature_values("balance", end="2026-03-07", latest=True)
+    assert expired.column("balance").to_pylist() == [50.0]  # b's value is older than 2 days
