@@ -11,7 +11,8 @@ split, run it again from the cache, and walk the pipeline model's lineage. Then 
 the champion on an endpoint, start the server on loopback, send Vertex AI requests over HTTP,
 and deploy a challenger (a plain LightGBM) as a 10 % canary. Then monitor it: a window of
 ordinary traffic, a window where two features really shift, the monitor's alerts and report,
-and the explanation of one prediction.
+and the explanation of one prediction. Finally the feature store: billing events as a feature
+view, a point-in-time training set, and a model served with online feature lookup.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
     from pmle.automl.job import AutoMLResult
     from pmle.data.datasets import DatasetVersion
+    from pmle.demo_features import FeaturesResult
     from pmle.models.registry import ModelVersion
     from pmle.monitoring.monitors import MonitorRun
     from pmle.pipelines.runs import PipelineRun
@@ -102,6 +104,7 @@ class ServingResult:
     challenger_id: str
     served_by: dict[str, int]  # deployed model id → requests it answered
     monitoring: MonitoringResult | None = None
+    features: FeaturesResult | None = None
 
 
 @dataclass
@@ -339,6 +342,10 @@ def serve_demo(
         result = ServingResult(url, rows, predictions, champion.id, deployed.id, served_by)
         step("canary", result)
         result.monitoring = monitor_demo(ws, endpoint, champion.id, test, step)
+        from pmle.demo_features import features_demo
+
+        result.features = features_demo(ws, ws.datasets.get(DATASET), url)
+        step("features", result.features)
         return result
     finally:
         server.should_exit = True

@@ -127,6 +127,9 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         "Monitor",
         "Window 2",
         "Explain",
+        "Features",
+        "(0 values from after their label date)",
+        "with online lookup",
     ):
         assert text in res.stdout, text
     # the demo left a real workspace behind to explore
@@ -138,6 +141,8 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         "churn_train",
         "churn_validation",
         "churn_test",
+        "billing_events",
+        "churn_features_train",
     }
     assert demo_ws.models.get("churn@champion").version == 1
     # the SQL model, compared with the champion on the test split in one query
@@ -181,3 +186,12 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
 
     assert {a["feature"] for a in drifted.alerts} == set(SHIFTED)
     assert drifted.report and Path(drifted.report).is_file()
+    # the feature store: a point-in-time training set with lineage to the view, a model served
+    # with online lookup, predicting as the model does with the same features
+    from pmle.demo_features import FEATURE_ENDPOINT, TRAINING_SET
+
+    trained = demo_ws.datasets.get(TRAINING_SET)
+    upstream = demo_ws.lineage.upstream(trained.lineage_artifact_id or 0)
+    assert {"billing@1", "billing_events@1"} <= {a.name for a in upstream.artifacts.values()}
+    (served,) = demo_ws.endpoints.get(FEATURE_ENDPOINT).deployed_models
+    assert served.features == ("billing",) and served.request_count == 1

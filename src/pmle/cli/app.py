@@ -15,6 +15,7 @@ from pmle.cli import (
     experiments_cmd,
     explain_cmd,
     fairness_cmd,
+    features_cmd,
     jobs_cmd,
     lab_cmd,
     models_cmd,
@@ -36,6 +37,7 @@ app = typer.Typer(
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(models_cmd.app, name="models")
 app.add_typer(automl_cmd.app, name="automl")
+app.add_typer(features_cmd.app, name="features")
 app.add_typer(exam_cmd.app, name="exam")
 app.add_typer(lab_cmd.app, name="lab")
 app.add_typer(experiments_cmd.app, name="experiments")
@@ -287,6 +289,22 @@ def demo(
 
             out.print("\n[bold]11. Explain[/] one prediction of churn@champion")
             print_explanation(out, result.explanation, result.explained)
+        elif name == "features":
+            from pmle.demo_features import FEATURE_ENDPOINT, VIEW
+
+            out.print(
+                f"\n[bold]12. Features[/]: billing events ({result.events.num_rows:,} rows) as "
+                f"feature view [bold]{VIEW}[/]; a point-in-time training set of "
+                f"{result.training_rows:,} labelled customers ({result.leaked} values from "
+                f"after their label date); {result.model} trained on it and deployed on "
+                f"[bold]{FEATURE_ENDPOINT}[/] with online lookup"
+            )
+            looked = ", ".join(f"{k}={v:.4g}" for k, v in result.looked_up.items())
+            out.print(f"   request {result.request} → looked up {looked}")
+            out.print(
+                f"   prediction {result.prediction}; the model called directly with the same "
+                f"features: {[round(p, 4) for p in result.direct]}"
+            )
 
     try:
         run_demo(ws, on_step, budget_s=budget, on_automl_event=board.event)
@@ -297,7 +315,7 @@ def demo(
         f"\n[green]✓[/] done. Explore it: [bold]export PMLE_WORKSPACE={ws.root}[/], then "
         f'[bold]pmle data list[/], [bold]pmle models show churn[/], [bold]pmle sql "{query}"[/], '
         "[bold]pmle pipelines list[/], [bold]pmle endpoints describe churn[/], "
-        "[bold]pmle monitors show churn-drift[/], "
+        "[bold]pmle monitors show churn-drift[/], [bold]pmle features list[/], "
         "[bold]pmle serve[/]"
     )
 

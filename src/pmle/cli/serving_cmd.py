@@ -175,6 +175,14 @@ def deploy(
             "--compile", help="compile LightGBM trees to machine code (lleaves: extra 'compiled')"
         ),
     ] = False,
+    features: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--features",
+            help="look these up in the feature store by the instances' entity keys "
+            "(view or view:feature; repeatable)",
+        ),
+    ] = None,
 ) -> None:
     """Deploy a model version (resolved now) on an endpoint."""
     ws = open_ws()
@@ -186,6 +194,7 @@ def deploy(
         max_batch_size=1 if no_batching else max_batch_size,
         max_wait_ms=max_wait_ms,
         compile=compile_trees,
+        features=features or (),
     )
     console().print(f"deployed [bold]{d.model}[/] on {name} as id {d.id}")
     _print_endpoint(ws.endpoints.get(name))
