@@ -24,7 +24,13 @@ from pmle.workspace import Workspace
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     # A developer's own PMLE_* settings must not leak into tests.
-    for key in ("PMLE_WORKSPACE", "PMLE_METADATA_URL", "PMLE_DEBUG", "PMLE_BUSY_TIMEOUT_S"):
+    for key in (
+        "PMLE_WORKSPACE",
+        "PMLE_METADATA_URL",
+        "PMLE_DEBUG",
+        "PMLE_BUSY_TIMEOUT_S",
+        "PMLE_ONLINE_STORE_URL",
+    ):
         monkeypatch.delenv(key, raising=False)
 
 
