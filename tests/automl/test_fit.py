@@ -147,3 +147,11 @@ def test_catboost_members_round_trip(tmp_path: object) -> None:
     assert (folder / "members" / "m0.cbm").is_file()
     loaded = load_model(folder)
     np.testing.assert_array_equal(loaded.predict_proba(features), ensemble.predict_proba(features))
+
+
+def test_a_busy_machine_still_gets_one_model(churn: pd.DataFrame) -> None:
+    """When the budget is gone before the first model finishes (here: spent before the search
+    starts, as on a loaded machine), the first model may overrun it instead of failing."""
+    fit = fit_automl(churn, "churn", budget=3, n_jobs=2, started=time.monotonic() - 30)
+    assert len(fit.leaderboard) >= 1
+    assert fit.model.predict(churn.head(5)).shape == (5,)

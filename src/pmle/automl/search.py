@@ -101,6 +101,10 @@ def search(
     fitted: list[Fitted] = []
     times: dict[str, list[float]] = {}
 
+    # The first model may overrun the budget (up to twice it, counted from the search's start)
+    # rather than leave the user with nothing: a busy machine slows everything down.
+    first_deadline = max(deadline, start) + max(deadline - start, 5.0)
+
     def run(config: Config) -> Fitted | None:
         remaining = deadline - time.monotonic()
         # Until a family has run once, guess its time from LightGBM's.
@@ -120,7 +124,7 @@ def search(
                 objective=objective,
                 categorical=categorical,
                 weight=problem.weight,
-                deadline=deadline,
+                deadline=deadline if fitted else first_deadline,
                 n_jobs=n_jobs,
                 seed=seed,
             )
@@ -143,7 +147,7 @@ def search(
     from pmle.automl import catboost_family
 
     for config in PORTFOLIO:
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= (deadline if fitted else first_deadline):
             break
         if config.family == "catboost" and not catboost_family.available():
             continue
