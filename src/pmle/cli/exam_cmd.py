@@ -195,8 +195,10 @@ def start(
     json_out: Annotated[bool, typer.Option("--json")] = False,
     names: Annotated[str | None, typer.Option("--names", help=NAMES_HELP)] = None,
 ) -> None:
-    """Start a timed mock exam: 120 minutes that keep running if you quit (resume with
-    `pmle exam resume`), no feedback until the end, submitted automatically at the deadline."""
+    """Start a timed mock exam (50 or 60 questions, 120 minutes, submitted at the deadline).
+
+    The clock keeps running if you quit (`pmle exam resume` comes back); no feedback is
+    shown until the end."""
     from pmle.exam.attempts import apply_answers
 
     _check_names(names)
@@ -454,8 +456,9 @@ def item_stats(
     flagged_only: Annotated[bool, typer.Option("--flagged", help="only flagged items")] = False,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Item statistics from your submitted mock exams: difficulty, discrimination (point-
-    biserial), option choice rates, and the items to look at."""
+    """Item statistics from your mock exams: difficulty, discrimination, choice rates, flags.
+
+    Discrimination is the point-biserial correlation with the rest of the attempt."""
     from pmle.cli._exam_render import stats_table
 
     stats = _trainer().item_statistics(min_responses=min_responses)

@@ -176,8 +176,10 @@ def training_set(
         bool, typer.Option("--full-names", help="name columns view__feature")
     ] = False,
 ) -> None:
-    """Point-in-time correct features for entity rows: the values as they were at each row's
-    timestamp, never later, within each view's time to live."""
+    """Point-in-time correct features for entity rows (never a value from the future).
+
+    Each row gets the values as they were at its timestamp, within each view's time to
+    live."""
     from pmle.errors import InvalidInput
 
     ws = open_ws()
@@ -225,8 +227,9 @@ def materialize(
     end: Annotated[str | None, typer.Option(help="up to this event time (default now)")] = None,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Copy the latest feature values per entity into the online store (resumes a run a
-    crash interrupted)."""
+    """Copy the latest feature values per entity into the online store.
+
+    A run a crash interrupted is resumed without redoing its finished chunks."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     ws = open_ws()
@@ -326,8 +329,9 @@ def import_feast(
     ] = "",
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Import a Feast repository: its file sources become datasets, its entities and feature
-    views pmle definitions (applied); what cannot be imported is listed."""
+    """Import a Feast repository: entities, feature views and file sources (as datasets).
+
+    What cannot be imported (on-demand views, stream sources …) is listed."""
     from pmle.features.feast_import import import_feast_repo
 
     report = import_feast_repo(open_ws(), repo, dataset_prefix=dataset_prefix)

@@ -147,8 +147,9 @@ def show(
 @app.command("check")
 @handle_errors
 def check(lab_id: IdArg, folder: DirOpt = None, json_out: JsonOpt = False) -> None:
-    """Check the lab's workspace: ✓ / ✗ per criterion with what is missing (exit 1 until all
-    pass)."""
+    """Check the lab's workspace: ✓ / ✗ per criterion, with what is still missing.
+
+    The exit code is 1 until every check passes."""
     from rich.markup import escape
 
     from pmle.exam.labs import check as check_lab
@@ -188,8 +189,7 @@ def reset(
     folder: DirOpt = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask")] = False,
 ) -> None:
-    """Wipe a lab's workspace (its data, models, runs …; your own files stay) and start the
-    lab again."""
+    """Wipe a lab's workspace and start the lab again (your own files stay)."""
     from pmle.exam.labs import lab
     from pmle.exam.labs import reset as reset_lab
 
