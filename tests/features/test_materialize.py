@@ -139,3 +139,34 @@ def test_a_killed_run_resumes_without_redoing_chunks(ws: Workspace, tmp_path: Pa
     expected = _latest(events)
     assert _online(ws, list(expected)) == expected
     assert left.name == "activity"
+
+
+def test_nan_and_infinite_values_survive_the_online_store(ws: Workspace) -> None:
+    events = pd.DataFrame(
+        {
+            "user_id": [1, 2, 3],
+            "ts": [T("2026-01-01")] * 3,
+            "clicks": [1, 2, 3],
+            "rate": [float("nan"), float("inf"), 0.5],
+        }
+    )
+    ws.datasets.import_("events", events)
+    ws.features.apply(
+        {
+            "entities": [{"name": "user", "join_keys": ["user_id"]}],
+            "feature_views": [
+                {
+                    "name": "rates",
+                    "entities": ["user"],
+                    "source": {"dataset": "events"},
+                    "timestamp": "ts",
+                    "features": [{"name": "rate", "dtype": "float64"}],
+                }
+            ],
+        }
+    )
+    ws.features.materialize(end=T("2026-01-02").timestamp())
+    rows = ws.features.online_features(["rates:rate"], [{"user_id": u} for u in (1, 2, 3)])
+    values = [r["rate"] for r in rows]
+    # pandas' NaN is a missing value (null) once imported; infinity stays a float
+    assert values[0] is None and values[1] == float("inf") and values[2] == 0.5

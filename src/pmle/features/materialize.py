@@ -372,11 +372,21 @@ def online_features(
         for row, record in zip(out, records, strict=True):
             values: dict[str, Any] = {}
             if record is not None and (ttl is None or current - record[0] <= ttl):
-                values = orjson.loads(record[1])
+                values = _decode(record[1], orjson)
             for feature in ref.features:
                 name = f"{ref.view.name}__{feature}" if full_names else feature
                 row[name] = values.get(feature)
     return out
+
+
+def _decode(blob: bytes, orjson: Any) -> dict[str, Any]:
+    """A record's values: JSON, with the NaN / Infinity DuckDB writes for such floats."""
+    try:
+        return dict(orjson.loads(blob))
+    except orjson.JSONDecodeError:
+        import json
+
+        return dict(json.loads(blob))
 
 
 def freshness(store: FeatureStore) -> list[Freshness]:
