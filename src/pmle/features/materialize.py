@@ -25,7 +25,14 @@ if TYPE_CHECKING:
 
     from pmle.features.store import FeatureStore, ViewVersion
 
-__all__ = ["Freshness", "MaterializationRun", "freshness", "materialize", "online_features"]
+__all__ = [
+    "Freshness",
+    "MaterializationRun",
+    "OnlineReader",
+    "freshness",
+    "materialize",
+    "online_features",
+]
 
 #: (view, chunks done, chunks in the run)
 ProgressFn = Callable[[str, int, int], None]
@@ -339,6 +346,54 @@ def _write_chunk(store: FeatureStore, vv: ViewVersion, lo: float, hi: float) -> 
     return written
 
 
+class OnlineReader:
+    """Reads given features from the online store; the views, their join keys and TTLs are
+    resolved once (a server keeps one per deployment, so a request costs no registry read)."""
+
+    def __init__(
+        self, store: FeatureStore, features: Sequence[str], *, full_names: bool = False
+    ) -> None:
+        from pmle.features.retrieval import parse_features
+
+        self.store = store
+        self.refs = parse_features(store, features)
+        self.keys = {ref.view.name: store.join_keys(ref.view) for ref in self.refs}
+        self.full_names = full_names
+
+    def read(
+        self, entity_rows: Sequence[dict[str, Any]], now: float | None = None
+    ) -> list[dict[str, Any]]:
+        """Each entity row with the features; None where the entity has no record or the
+        record is older than the view's TTL."""
+        import orjson
+
+        current = time.time() if now is None else now
+        out = [dict(row) for row in entity_rows]
+        online = self.store.online
+        for ref in self.refs:
+            keys = self.keys[ref.view.name]
+            wanted = []
+            for n, row in enumerate(entity_rows):
+                try:
+                    wanted.append(entity_key([row[k] for k in keys]))
+                except KeyError:
+                    missing = next(k for k in keys if k not in row)
+                    raise InvalidInput(
+                        f"entity row {n} lacks join key {missing!r} of feature view "
+                        f"{ref.view.name!r}"
+                    ) from None
+            records = online.read(ref.view.name, wanted)
+            ttl = ref.view.ttl
+            for row, record in zip(out, records, strict=True):
+                values: dict[str, Any] = {}
+                if record is not None and (ttl is None or current - record[0] <= ttl):
+                    values = _decode(record[1], orjson)
+                for feature in ref.features:
+                    name = f"{ref.view.name}__{feature}" if self.full_names else feature
+                    row[name] = values.get(feature)
+        return out
+
+
 def online_features(
     store: FeatureStore,
     features: Sequence[str],
@@ -349,34 +404,7 @@ def online_features(
 ) -> list[dict[str, Any]]:
     """Each entity row with the features named (`view:feature`) from the online store; a
     feature is None when its entity has no record or the record is older than the TTL."""
-    import orjson
-
-    from pmle.features.retrieval import parse_features
-
-    refs = parse_features(store, features)
-    current = time.time() if now is None else now
-    out = [dict(row) for row in entity_rows]
-    for ref in refs:
-        keys = store.join_keys(ref.view)
-        wanted = []
-        for n, row in enumerate(entity_rows):
-            missing = [k for k in keys if k not in row]
-            if missing:
-                raise InvalidInput(
-                    f"entity row {n} lacks join key {missing[0]!r} of feature view "
-                    f"{ref.view.name!r}"
-                )
-            wanted.append(entity_key([row[k] for k in keys]))
-        records = store.online.read(ref.view.name, wanted)
-        ttl = ref.view.ttl
-        for row, record in zip(out, records, strict=True):
-            values: dict[str, Any] = {}
-            if record is not None and (ttl is None or current - record[0] <= ttl):
-                values = _decode(record[1], orjson)
-            for feature in ref.features:
-                name = f"{ref.view.name}__{feature}" if full_names else feature
-                row[name] = values.get(feature)
-    return out
+    return OnlineReader(store, features, full_names=full_names).read(entity_rows, now)
 
 
 def _decode(blob: bytes, orjson: Any) -> dict[str, Any]:

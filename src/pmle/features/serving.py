@@ -40,12 +40,11 @@ class FeatureLookup:
     """Adds a deployment's features to instances from the online store."""
 
     def __init__(self, store: FeatureStore, features: Sequence[str]) -> None:
-        from pmle.features.retrieval import parse_features
+        from pmle.features.materialize import OnlineReader
 
-        self.store = store
         self.features = list(features)
-        self.refs = parse_features(store, self.features)
-        self.names = {f for ref in self.refs for f in ref.features}
+        self.reader = OnlineReader(store, self.features)  # views resolved once
+        self.names = {f for ref in self.reader.refs for f in ref.features}
 
     def enrich(self, instances: list[Any]) -> list[dict[str, Any]]:
         """The instances with their looked-up features (a new list; the input is unchanged).
@@ -66,7 +65,7 @@ class FeatureLookup:
                     "in the feature store",
                     hint="send the entity keys and request-time fields only",
                 )
-        return self.store.online_features(self.features, instances)
+        return self.reader.read(instances)
 
     def enrich_columns(self, raw: Mapping[str, list[Any]], n: int) -> dict[str, list[Any]]:
         """The same for per-column inputs (the V2 protocol)."""
