@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -151,13 +151,7 @@ class FinishSummary:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {
-            "total": self.total,
-            "answered": self.answered,
-            "unanswered": self.unanswered,
-            "flagged": self.flagged,
-            "remaining_s": self.remaining_s,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -182,18 +176,7 @@ class AttemptInfo:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {
-            "id": self.id,
-            "mode": self.mode,
-            "blueprint": self.blueprint,
-            "started_at": self.started_at,
-            "deadline_at": self.deadline_at,
-            "submitted_at": self.submitted_at,
-            "submitted_by": self.submitted_by,
-            "items": self.items,
-            "answered": self.answered,
-            "correct": self.correct,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -231,7 +214,7 @@ class Due:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"item": self.item, "due": self.due, "reviews": self.reviews, "lapses": self.lapses}
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -249,16 +232,7 @@ class ReportInfo:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {
-            "id": self.id,
-            "item": self.item,
-            "kind": self.kind,
-            "message": self.message,
-            "attempt": self.attempt,
-            "created_at": self.created_at,
-            "status": self.status,
-            "resolution": self.resolution,
-        }
+        return asdict(self)
 
 
 @dataclass
