@@ -73,6 +73,14 @@ def test_the_feature_store_from_the_command_line(ws: Workspace, tmp_path: Path) 
     assert got == [{"customer_id": "2", "spend": None}]  # older than the 3-day ttl by now
     fresh = json.loads(_run(ws, "features", "freshness", "--json").output)
     assert fresh[0]["online_entities"] == 2 and fresh[0]["lag_s"] == 0
+    exported = tmp_path / "values.csv"
+    dumped = _run(ws, "features", "export", "cust", "--end", "2026-01-04", "--out", str(exported))
+    assert dumped.exit_code == 0, dumped.output
+    assert pd.read_csv(exported)["spend"].tolist() == [1.0, 3.0]
+    snap = _run(
+        ws, "features", "export", "cust", "--latest", "--end", "2026-01-06", "--register", "snap"
+    )
+    assert snap.exit_code == 0 and ws.datasets.get("snap").num_rows == 2
     shown = _run(ws, "features", "show", "cust")
     assert "version 1 of 1" in shown.output and "ttl: 3d" in shown.output
     bad = _run(ws, "features", "training-set", "-e", str(rows), "-f", "cust:nope", "--out", "x.csv")

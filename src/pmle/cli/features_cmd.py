@@ -216,6 +216,44 @@ def _write(table: Any, out: Path) -> None:
         raise InvalidInput(f"cannot write {out.name}", hint="use .parquet or .csv")
 
 
+@app.command("export")
+@handle_errors
+def export(
+    view: Annotated[str, typer.Argument(help="feature view")],
+    start: Annotated[str | None, typer.Option(help="from this event time (ISO 8601)")] = None,
+    end: Annotated[str | None, typer.Option(help="before this event time (ISO 8601)")] = None,
+    latest: Annotated[
+        bool, typer.Option(help="only the newest row per entity (as of --end, within the ttl)")
+    ] = False,
+    register: Annotated[
+        str | None, typer.Option(help="store the rows as a version of this dataset")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="write the rows to .parquet or .csv")] = None,
+) -> None:
+    """A view's feature values by time range, without an entity table (or a snapshot)."""
+    from pmle.errors import InvalidInput
+
+    if register is None and out is None:
+        raise InvalidInput("say where the rows go", hint="--register NAME or --out FILE")
+    ws = open_ws()
+    table = ws.features.feature_values(view, start=start, end=end, latest=latest)
+    if out is not None:
+        _write(table, out)
+    if register is not None:
+        version = ws.features.view(view)
+        ws.datasets.import_derived(
+            register,
+            table,
+            source=f"feature values: {view}",
+            inputs=[(version.lineage_artifact_id, "feature_view")]
+            if version.lineage_artifact_id
+            else [],
+            execution=("ExportFeatureValues", {"view": view, "start": start, "end": end}),
+        )
+    what = f"dataset {register}" if register else str(out)
+    console().print(f"{table.num_rows:,} rows × {table.num_columns} columns → {what}")
+
+
 @app.command("materialize")
 @handle_errors
 def materialize(
