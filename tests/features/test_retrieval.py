@@ -170,3 +170,38 @@ def test_feature_values_by_time_range(store: Workspace) -> None:
     assert sorted(latest.column("balance").to_pylist()) == [10.0, 80.0]
     expired = store.features.feature_values("balance", end="2026-03-07", latest=True)
     assert expired.column("balance").to_pylist() == [50.0]  # b's value is older than 2 days
+
+
+def test_timestamps_of_other_types_give_the_same_answers(store: Workspace) -> None:
+    """Entity timestamps in UTC (TIMESTAMPTZ), in nanoseconds, or as dates are compared in
+    the feature side's type: the answers do not change."""
+    naive = store.features.training_set(ROWS, ["balance", "merchant_risk"]).to_pandas()
+    aware = ROWS.assign(event_timestamp=ROWS["event_timestamp"].dt.tz_localize("UTC"))
+    got = store.features.training_set(aware, ["balance", "merchant_risk"]).to_pandas()
+    for column in ("balance", "risk"):
+        assert got[column].isna().tolist() == naive[column].isna().tolist()
+        assert got[column].dropna().tolist() == naive[column].dropna().tolist()
+    nanos = pa.table(
+        {
+            "account": ["a", "a"],
+            "event_timestamp": pa.array(
+                [
+                    pd.Timestamp("2026-03-03").value,
+                    pd.Timestamp("2026-03-02 23:59:59.999999999").value,
+                ],
+                pa.timestamp("ns"),
+            ),
+        }
+    )
+    # the second row is a nanosecond before the 03-03 value: it must not see it
+    assert store.features.training_set(nanos, ["balance"]).column("balance").to_pylist() == [
+        80.0,
+        100.0,
+    ]
+    dates = pa.table(
+        {"account": ["a", "b"], "event_timestamp": pa.array([20515, 20514], pa.date32())}
+    )  # 2026-03-03 and 2026-03-02, as midnights
+    assert store.features.training_set(dates, ["balance"]).column("balance").to_pylist() == [
+        80.0,
+        10.0,
+    ]

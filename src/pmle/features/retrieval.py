@@ -130,8 +130,10 @@ def training_set(
                 hint=f"they have: {', '.join(columns)}; pass timestamp= to name another",
             )
         names = _output_names(refs, columns, full_names)
-        selects = [f"__e.* EXCLUDE ({ROW})"]
+        entity_ts = quote_ident(timestamp)
+        casts: dict[str, str] = {}  # view timestamp type → the entity column cast to it
         joins = []
+        values = []
         for n, ref in enumerate(refs):
             alias = f"__v{n}"
             keys = store.join_keys(ref.view)
@@ -143,32 +145,43 @@ def training_set(
                     )
             source = store.source_sql(ref.view)
             view_ts = _describe(con, f"({source})").get(ref.view.timestamp, "")
-            cast = "" if view_ts == columns[timestamp] else "::TIMESTAMPTZ"
+            # Compare in the feature side's type, converting the (smaller) entity side, floored
+            # so that it can never reach a later feature row; rare coarse feature types are
+            # converted on the feature side instead.
+            feature_ts = quote_ident(ref.view.timestamp)
+            entity_type = columns[timestamp]
+            if view_ts == entity_type or not view_ts:
+                at = f"__e.{entity_ts}"
+            elif (converted := _floored(entity_ts, entity_type, view_ts)) is not None:
+                casts.setdefault(converted, f"{TS}_{len(casts)}")
+                at = f"__e.{casts[converted]}"
+            else:
+                feature_ts = f"CAST({feature_ts} AS TIMESTAMP)"
+                converted = _floored(entity_ts, entity_type, "TIMESTAMP") or entity_ts
+                casts.setdefault(converted, f"{TS}_{len(casts)}")
+                at = f"__e.{casts[converted]}"
             inner = ", ".join(
-                [
-                    *(quote_ident(k) for k in keys),
-                    f"{quote_ident(ref.view.timestamp)}{cast} AS {TS}",
-                ]
+                [*(quote_ident(k) for k in keys), f"{feature_ts} AS {TS}"]
                 + [quote_ident(f) for f in ref.features]
             )
             on = " AND ".join(
                 [f"__e.{quote_ident(k)} = {alias}.{quote_ident(k)}" for k in keys]
-                + [f"__e.{quote_ident(timestamp)}{cast} >= {alias}.{TS}"]
+                + [f"{at} >= {alias}.{TS}"]
             )
             joins.append(f"ASOF LEFT JOIN (SELECT {inner} FROM ({source})) {alias} ON {on}")
-            fresh = (
-                f"{alias}.{TS} >= __e.{quote_ident(timestamp)}{cast} - to_seconds({ref.view.ttl!r})"
-                if ref.view.ttl is not None
-                else None
-            )
+            ttl = ref.view.ttl
+            fresh = f"{alias}.{TS} >= {at} - to_seconds({ttl!r})" if ttl is not None else None
             for feature in ref.features:
                 value = f"{alias}.{quote_ident(feature)}"
                 if fresh is not None:
                     value = f"CASE WHEN {fresh} THEN {value} END"
-                selects.append(f"{value} AS {quote_ident(names[(ref.view.name, feature)])}")
+                values.append(f"{value} AS {quote_ident(names[(ref.view.name, feature)])}")
+        extra = "".join(f", {expr} AS {c}" for expr, c in casts.items())
+        hidden = ", ".join([ROW, *casts.values()])
         sql = (
-            f"WITH __e AS (SELECT *, row_number() OVER () AS {ROW} FROM {relation}) "
-            f"SELECT {', '.join(selects)} FROM __e {' '.join(joins)} ORDER BY __e.{ROW}"
+            f"WITH __e AS (SELECT *, row_number() OVER () AS {ROW}{extra} FROM {relation}) "
+            f"SELECT __e.* EXCLUDE ({hidden}), {', '.join(values)} "
+            f"FROM __e {' '.join(joins)} ORDER BY __e.{ROW}"
         )
         try:
             table = con.sql(sql).to_arrow_table()
@@ -177,6 +190,23 @@ def training_set(
     if register is not None:
         _register(store, register, table, refs, features)
     return table
+
+
+def _floored(column: str, have: str, want: str) -> str | None:
+    """`column` (of DuckDB type `have`) as type `want`, never later than it was (None when
+    only the feature side can be converted exactly)."""
+    if have == "TIMESTAMP_NS":  # a plain cast would round to the microsecond
+        ns = f"epoch_ns({column})"
+        micros = f"make_timestamp(({ns} - ((({ns} % 1000) + 1000) % 1000)) // 1000)"
+    else:  # DATE, TIMESTAMP_S / _MS, TIMESTAMP, TIMESTAMPTZ (UTC session): exact
+        micros = f"CAST({column} AS TIMESTAMP)"
+    if want == "TIMESTAMP":
+        return micros
+    if want == "TIMESTAMP WITH TIME ZONE":
+        return f"CAST({micros} AS TIMESTAMPTZ)"
+    if want == "TIMESTAMP_NS" and have != "TIMESTAMP_NS":
+        return f"CAST({column} AS TIMESTAMP_NS)"  # finer: exact
+    return None
 
 
 def _output_names(
