@@ -433,16 +433,24 @@ def _send(
         time.sleep(0.2)
 
 
-def _wait_for_deployment(url: str, deployed_id: str, timeout_s: float = 30.0) -> None:
+def _wait_for_deployment(
+    url: str, deployed_id: str, timeout_s: float = 30.0, endpoint: str = ENDPOINT
+) -> None:
+    """Until the server at `url` serves deployed model `deployed_id` on `endpoint`."""
     import time
+    import urllib.error
     import urllib.request
 
     import orjson
 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        with urllib.request.urlopen(f"{url}/v2/models/{ENDPOINT}", timeout=5) as resp:
-            if deployed_id in orjson.loads(resp.read())["versions"]:
-                return
+        try:
+            with urllib.request.urlopen(f"{url}/v2/models/{endpoint}", timeout=5) as resp:
+                if deployed_id in orjson.loads(resp.read())["versions"]:
+                    return
+        except urllib.error.HTTPError as exc:
+            if exc.code != 404:  # 404: a new endpoint the server has not loaded yet
+                raise
         time.sleep(0.1)
-    raise RuntimeError("the server did not pick up the challenger")
+    raise RuntimeError(f"the server did not pick up deployed model {deployed_id} on {endpoint}")

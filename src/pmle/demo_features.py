@@ -136,7 +136,7 @@ def features_demo(ws: Workspace, churn: DatasetVersion, url: str) -> FeaturesRes
     deployed = ws.endpoints.deploy(FEATURE_ENDPOINT, version.ref, features=[VIEW])
     from pmle.demo import _wait_for_deployment
 
-    _wait_for_deployment(url, deployed.id)
+    _wait_for_deployment(url, deployed.id, endpoint=FEATURE_ENDPOINT)
     request = {"customer_id": 42}
     served = Endpoint(FEATURE_ENDPOINT, url).predict([request]).predictions[0]
     (online,) = ws.features.online_features([VIEW], [request])

@@ -301,8 +301,11 @@ def demo(
             )
             looked = ", ".join(f"{k}={v:.4g}" for k, v in result.looked_up.items())
             out.print(f"   request {result.request} → looked up {looked}")
+            served = result.prediction
+            if isinstance(served, dict) and "scores" in served:
+                served = [round(p, 4) for p in served["scores"]]
             out.print(
-                f"   prediction {result.prediction}; the model called directly with the same "
+                f"   served scores {served}; the model called directly with the same "
                 f"features: {[round(p, 4) for p in result.direct]}"
             )
 
