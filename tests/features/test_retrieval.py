@@ -161,6 +161,45 @@ def test_bad_entity_rows_and_features(store: Workspace) -> None:
         store.features.training_set(ROWS.rename(columns={"label": "risk"}), ["merchant_risk"])
     with pytest.raises(InvalidInput, match="name at least one feature"):
         store.features.training_set(ROWS, [])
+    with pytest.raises(InvalidInput, match="'__pmle_row', which pmle reserves"):
+        store.features.training_set(ROWS.assign(__pmle_row=1), ["balance"])
+
+
+HOLD = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1])
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_dataset_views_are_read_while_another_process_writes_the_warehouse(
+    store: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Views over datasets never open the warehouse file, so a long write elsewhere (a SQL
+    model training, say) does not hold up a training set."""
+    import subprocess
+    import sys
+
+    import pmle
+
+    monkeypatch.setenv("PMLE_BUSY_TIMEOUT_S", "0.2")  # waiting for the lock would fail
+    store = pmle.open_workspace(store.root)
+    expected = store.features.training_set(ROWS, ["balance", "merchant_risk"])
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(store.warehouse.path), "3"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        got = store.features.training_set(ROWS, ["balance", "merchant_risk"])
+        values = store.features.feature_values("balance")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert got.equals(expected)
+    assert values.num_rows > 0
 
 
 def test_feature_values_by_time_range(store: Workspace) -> None:

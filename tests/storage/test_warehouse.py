@@ -63,3 +63,29 @@ def test_views_and_sql_errors(tmp_path: Path) -> None:
     assert wh.tables() == ["kept"]  # the dataset views are temporary, not stored
     with pytest.raises(InvalidInput, match="SQL error"):
         wh.query_arrow("SELEC 1")
+
+
+def test_memory_connections_take_no_lock_and_keep_their_views_private(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"a": [1, 2, 3]}), tmp_path / "d.parquet")
+    pq.write_table(pa.table({"b": [4]}), tmp_path / "e.parquet")
+    path = tmp_path / "w.duckdb"
+    wh = Warehouse(
+        path,
+        views=lambda: [("d", str(tmp_path / "d.parquet")), ("e", str(tmp_path / "e.parquet"))],
+        busy_timeout_s=0.3,
+    )
+    holder = _hold_lock(path, 3.0)  # another process writes the warehouse meanwhile
+    try:
+        with wh.memory(["d"]) as one, wh.memory() as two:
+            assert one.execute("SELECT sum(a) FROM d").fetchall() == [(6,)]
+            one.register("mine", pa.table({"x": [1]}))
+            for name in ("d", "e", "mine"):  # only the views asked for, each its own
+                with pytest.raises(Exception, match="does not exist"):
+                    two.execute(f"SELECT * FROM {name}")
+            with pytest.raises(Exception, match="does not exist"):
+                one.execute("SELECT * FROM e")
+    finally:
+        holder.wait()

@@ -2,10 +2,12 @@
 online store — everything up to now (full), or only events since the last run (incremental) —
 and online reads with the view's time to live applied.
 
-A run cuts its time window into chunks and records each finished one, so a killed run resumes
-with the chunks still missing (`feature_materializations`). Within a chunk DuckDB picks each
-entity's newest row (`arg_max`) and renders its values as JSON; the online store keeps the
-newest record per entity, so chunks and re-runs can never move a value back in time.
+A run reads its time window once: DuckDB picks each entity's newest row in it (`arg_max`),
+renders its values as JSON and stages them in a temporary table. The entities are then written
+in chunks by a hash of their key, so each entity is written once, and each finished chunk is
+recorded (`feature_materializations`): a killed run stages its window again and writes only the
+chunks still missing. The online store keeps the newest record per entity, so chunks and re-runs
+can never move a value back in time.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pmle.features.online import entity_key
 from pmle.storage.warehouse import quote_ident
 
 if TYPE_CHECKING:
+    import duckdb
     from sqlalchemy import Connection
 
     from pmle.features.store import FeatureStore, ViewVersion
@@ -36,8 +39,9 @@ __all__ = [
 
 #: (view, chunks done, chunks in the run)
 ProgressFn = Callable[[str, int, int], None]
-ROWS_PER_CHUNK = 250_000
+ENTITIES_PER_CHUNK = 50_000
 MAX_CHUNKS = 64
+STAGED = "__pmle_latest"
 WRITE_BATCH = 20_000
 
 
@@ -230,57 +234,75 @@ def _materialize_view(
         last = _last(conn, view.name, vv.version, online.url)
         since = _last_success_end(conn, view.name, vv.version, online.url)
     resume = last is not None and last.state != "SUCCEEDED" and start is None and end is None
-    if resume:
-        run_id, window, done = last.id, list(last.chunks), set(last.done)
-        with engine.begin() as conn:
-            conn.execute(m.update().where(m.c.id == run_id).values(state="RUNNING"))
-    else:
-        lo = _epoch(start)
-        if incremental and lo is None:
-            lo = since
-        given_end = _epoch(end)
-        hi = given_end if given_end is not None else clock()
-        window = _chunks(store, vv, lo, hi, chunk_count)  # reads the source: no transaction
-        done = set()
-        with engine.begin() as conn:
-            run_id = conn.execute(
-                m.insert().values(
-                    view=view.name,
-                    version=vv.version,
-                    store=online.url,
-                    start=window[0][0] if window else (lo if lo is not None else hi),
-                    end=hi,
-                    chunks=window,
-                    done=[],
-                    rows=0,
-                    state="RUNNING",
-                    started_at=utcnow(),
-                )
-            ).inserted_primary_key[0]  # type: ignore[index]
-    try:
-        for index, (lo_c, hi_c) in enumerate(window):
-            if index in done:
-                continue
-            written = _write_chunk(store, vv, lo_c, hi_c)
-            done.add(index)
+    with store.connect_sources([view]) as con:
+        con.execute("SET TimeZone = 'UTC'")
+        if resume:
+            run_id, lo, hi = last.id, last.start, last.end
+            old = list(last.chunks)
+            if old and not isinstance(old[0], dict):  # an older run, cut by time: redo it by key
+                old = []
+            entities, first = _stage(con, store, vv, lo, hi)
+            chunks = old or _buckets(entities, chunk_count)
+            done = set(last.done) if old else set()
             with engine.begin() as conn:
                 conn.execute(
                     m.update()
                     .where(m.c.id == run_id)
-                    .values(done=sorted(done), rows=m.c.rows + written)
+                    .values(
+                        state="RUNNING",
+                        chunks=chunks,
+                        done=sorted(done),
+                        rows=m.c.rows if old else 0,
+                    )
                 )
-            if progress is not None:
-                progress(view.name, len(done), len(window))
-    except BaseException:
-        with engine.begin() as conn:
-            conn.execute(m.update().where(m.c.id == run_id).values(state="FAILED"))
-        raise
+        else:
+            lo = _epoch(start)
+            if incremental and lo is None:
+                lo = since
+            given_end = _epoch(end)
+            hi = given_end if given_end is not None else clock()
+            entities, first = _stage(con, store, vv, lo, hi)  # reads the source: no transaction
+            chunks = _buckets(entities, chunk_count)
+            done = set()
+            with engine.begin() as conn:
+                run_id = conn.execute(
+                    m.insert().values(
+                        view=view.name,
+                        version=vv.version,
+                        store=online.url,
+                        start=lo if lo is not None else (first if first is not None else hi),
+                        end=hi,
+                        chunks=chunks,
+                        done=[],
+                        rows=0,
+                        state="RUNNING",
+                        started_at=utcnow(),
+                    )
+                ).inserted_primary_key[0]  # type: ignore[index]
+        try:
+            for index, chunk in enumerate(chunks):
+                if index in done:
+                    continue
+                written = _write_chunk(con, store, vv, chunk["bucket"], chunk["of"])
+                done.add(index)
+                with engine.begin() as conn:
+                    conn.execute(
+                        m.update()
+                        .where(m.c.id == run_id)
+                        .values(done=sorted(done), rows=m.c.rows + written)
+                    )
+                if progress is not None:
+                    progress(view.name, len(done), len(chunks))
+        except BaseException:
+            with engine.begin() as conn:
+                conn.execute(m.update().where(m.c.id == run_id).values(state="FAILED"))
+            raise
     with engine.begin() as conn:
         conn.execute(
             m.update().where(m.c.id == run_id).values(state="SUCCEEDED", ended_at=utcnow())
         )
         row = conn.execute(sa.select(m).where(m.c.id == run_id)).one()
-    if progress is not None and not window:
+    if progress is not None and not chunks:
         progress(view.name, 0, 0)
     return _row(row)
 
@@ -289,60 +311,70 @@ def _ts(view_ts: str) -> str:
     return f"{quote_ident(view_ts)}::TIMESTAMPTZ"
 
 
-def _chunks(
-    store: FeatureStore, vv: ViewVersion, lo: float | None, hi: float, count: int | None
-) -> list[list[float]]:
-    """The run's window [lo, hi) cut into chunks of about equal time (empty: nothing to do)."""
-    view = vv.view
-    ts = _ts(view.timestamp)
-    where = [f"{ts} < to_timestamp({hi!r})"]
-    if lo is not None:
-        where.append(f"{ts} >= to_timestamp({lo!r})")
-    sql = (
-        f"SELECT epoch(min({ts})), count(*) FROM ({store.source_sql(view)}) "
-        f"WHERE {' AND '.join(where)}"
-    )
-    with store.connect_warehouse() as con:
-        con.execute("SET TimeZone = 'UTC'")
-        first, rows = con.execute(sql).fetchone() or (None, 0)
-    if not rows or first is None:
-        return []
-    begin = lo if lo is not None else float(first)
-    n = count or max(1, min(MAX_CHUNKS, rows // ROWS_PER_CHUNK))
-    step = (hi - begin) / n
-    edges = [begin + i * step for i in range(n)] + [hi]
-    return [[edges[i], edges[i + 1]] for i in range(n)]
-
-
-def _write_chunk(store: FeatureStore, vv: ViewVersion, lo: float, hi: float) -> int:
+def _stage(
+    con: duckdb.DuckDBPyConnection,
+    store: FeatureStore,
+    vv: ViewVersion,
+    lo: float | None,
+    hi: float,
+) -> tuple[int, float | None]:
+    """Each entity's newest values in [lo, hi) into the connection's temporary table `STAGED`,
+    with a hash of its key that picks its chunk; returns (entities, the first event time)."""
     view = vv.view
     keys = store.join_keys(view)
     ts = _ts(view.timestamp)
     key_cols = ", ".join(quote_ident(k) for k in keys)
     packed = ", ".join(f"{quote_ident(f)} := {quote_ident(f)}" for f in view.feature_names)
-    sql = (
-        f"SELECT {key_cols}, epoch(max({ts})), "
-        f"to_json(arg_max(struct_pack({packed}), {ts}))::VARCHAR "
-        f"FROM ({store.source_sql(view)}) "
-        f"WHERE {ts} >= to_timestamp({lo!r}) AND {ts} < to_timestamp({hi!r}) "
-        f"GROUP BY {key_cols}"
+    # md5 of the key's text: the same bucket for an entity in every DuckDB version, which a
+    # resumed run relies on (DuckDB's own hash() may change between releases)
+    text = ", ".join(f"coalesce({quote_ident(k)}::VARCHAR, '')" for k in keys)
+    where = [f"{ts} < to_timestamp({hi!r})"]
+    if lo is not None:
+        where.append(f"{ts} >= to_timestamp({lo!r})")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {STAGED} AS SELECT {key_cols}, "
+        f"epoch(max({ts})) AS __pmle_t, "
+        f"to_json(arg_max(struct_pack({packed}), {ts}))::VARCHAR AS __pmle_v, "
+        f"epoch(min({ts})) AS __pmle_first, "
+        f"md5_number(concat_ws(chr(31), {text})) AS __pmle_h "
+        f"FROM ({store.source_sql(view)}) WHERE {' AND '.join(where)} GROUP BY {key_cols}"
     )
+    entities, first = con.execute(
+        f"SELECT count(*), min(__pmle_first) FROM {STAGED}"
+    ).fetchone() or (0, None)
+    return int(entities), (float(first) if first is not None else None)
+
+
+def _buckets(entities: int, count: int | None) -> list[dict[str, int]]:
+    """The run's chunks: entities split by key hash (none when there is nothing to write)."""
+    if not entities:
+        return []
+    n = count or max(1, min(MAX_CHUNKS, entities // ENTITIES_PER_CHUNK))
+    return [{"bucket": i, "of": n} for i in range(n)]
+
+
+def _write_chunk(
+    con: duckdb.DuckDBPyConnection, store: FeatureStore, vv: ViewVersion, bucket: int, of: int
+) -> int:
+    view = vv.view
+    keys = store.join_keys(view)
+    key_cols = ", ".join(quote_ident(k) for k in keys)
     online = store.online
     written = 0
     n_keys = len(keys)
-    with store.connect_warehouse() as con:
-        con.execute("SET TimeZone = 'UTC'")
-        cursor = con.execute(sql)
-        while True:
-            batch = cursor.fetchmany(WRITE_BATCH)
-            if not batch:
-                break
-            records = [
-                (entity_key(row[:n_keys]), float(row[n_keys]), row[n_keys + 1].encode())
-                for row in batch
-            ]
-            online.write(view.name, records)
-            written += len(records)
+    cursor = con.execute(
+        f"SELECT {key_cols}, __pmle_t, __pmle_v FROM {STAGED} WHERE __pmle_h % {of} = {bucket}"
+    )
+    while True:
+        batch = cursor.fetchmany(WRITE_BATCH)
+        if not batch:
+            break
+        records = [
+            (entity_key(row[:n_keys]), float(row[n_keys]), row[n_keys + 1].encode())
+            for row in batch
+        ]
+        online.write(view.name, records)
+        written += len(records)
     return written
 
 
@@ -423,7 +455,7 @@ def freshness(store: FeatureStore) -> list[Freshness]:
     online = store.online
     for vv in store.views():
         view = vv.view
-        with store.connect_warehouse() as con:
+        with store.connect_sources([view]) as con:
             con.execute("SET TimeZone = 'UTC'")
             latest = con.execute(
                 f"SELECT epoch(max({_ts(view.timestamp)})) FROM ({store.source_sql(view)})"

@@ -70,17 +70,16 @@ def parse_features(store: FeatureStore, wanted: Sequence[str]) -> list[FeatureRe
     return [FeatureRef(views[n], tuple(chosen[n])) for n in order]
 
 
-def _entity_relation(con: duckdb.DuckDBPyConnection, entities: Any) -> str:
-    """Register the entity rows on the connection; returns a relation to select from."""
+def _entity_table(entities: Any) -> pa.Table | None:
+    """The entity rows as an Arrow table with their positions in column `ROW`; None for a
+    table name or SQL, which the warehouse holds."""
+    import numpy as np
     import pyarrow as pa
 
     if isinstance(entities, str):
-        text = entities.strip()
-        if not text:
+        if not entities.strip():
             raise InvalidInput("empty entity table")
-        if text.split(None, 1)[0].upper() in {"SELECT", "WITH", "FROM"}:
-            return f"({text})"
-        return quote_ident(text)
+        return None
     if isinstance(entities, pa.Table):
         table = entities
     else:
@@ -90,8 +89,20 @@ def _entity_relation(con: duckdb.DuckDBPyConnection, entities: Any) -> str:
             raise InvalidInput(
                 f"the entity rows must be a DataFrame, an Arrow table, a table name or SQL ({exc})"
             ) from None
-    con.register("__pmle_entities", table)
-    return "__pmle_entities"
+    if ROW in table.column_names:
+        raise InvalidInput(f"the entity rows have a column named {ROW!r}, which pmle reserves")
+    return table.append_column(ROW, pa.array(np.arange(table.num_rows, dtype=np.int64)))
+
+
+def _entity_relation(con: duckdb.DuckDBPyConnection, entities: Any, table: pa.Table | None) -> str:
+    """Register the entity rows on the connection; returns a relation to select from."""
+    if table is not None:
+        con.register("__pmle_entities", table)
+        return "__pmle_entities"
+    text = str(entities).strip()
+    if text.split(None, 1)[0].upper() in {"SELECT", "WITH", "FROM"}:
+        return f"({text})"
+    return quote_ident(text)
 
 
 def _describe(con: duckdb.DuckDBPyConnection, relation: str) -> dict[str, str]:
@@ -120,10 +131,12 @@ def training_set(
     import duckdb
 
     refs = parse_features(store, features)
-    with store.connect_warehouse() as con:
+    table = _entity_table(entities)
+    with store.connect_sources((ref.view for ref in refs), warehouse=table is None) as con:
         con.execute("SET TimeZone = 'UTC'")
-        relation = _entity_relation(con, entities)
+        relation = _entity_relation(con, entities, table)
         columns = _describe(con, relation)
+        columns.pop(ROW, None)
         if timestamp not in columns:
             raise InvalidInput(
                 f"the entity rows lack the timestamp column {timestamp!r}",
@@ -178,8 +191,10 @@ def training_set(
                 values.append(f"{value} AS {quote_ident(names[(ref.view.name, feature)])}")
         extra = "".join(f", {expr} AS {c}" for expr, c in casts.items())
         hidden = ", ".join([ROW, *casts.values()])
+        if table is None:  # rows from the warehouse: number them as they come
+            extra = f", row_number() OVER () AS {ROW}{extra}"
         sql = (
-            f"WITH __e AS (SELECT *, row_number() OVER () AS {ROW}{extra} FROM {relation}) "
+            f"WITH __e AS (SELECT *{extra} FROM {relation}) "
             f"SELECT __e.* EXCLUDE ({hidden}), {', '.join(values)} "
             f"FROM __e {' '.join(joins)} ORDER BY __e.{ROW}"
         )
@@ -288,7 +303,7 @@ def feature_values(
         sql += f" QUALIFY row_number() OVER (PARTITION BY {', '.join(map(quote_ident, keys))} "
         sql += f"ORDER BY {ts} DESC) = 1"
     sql += f" ORDER BY {ts}, {', '.join(map(quote_ident, keys))}"
-    with store.connect_warehouse() as con:
+    with store.connect_sources([view]) as con:
         con.execute("SET TimeZone = 'UTC'")
         try:
             return con.sql(sql).to_arrow_table()

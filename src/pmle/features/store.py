@@ -478,6 +478,16 @@ class FeatureStore:
         """A read-only warehouse connection (context manager) with dataset views."""
         return self._ws.warehouse.connect(read_only=True)
 
+    def connect_sources(self, views: Iterable[FeatureView], warehouse: bool = False) -> Any:
+        """A read-only connection (context manager) that can read the views' sources: the
+        process's in-memory database when every source is a dataset version (no file lock,
+        warm memory), the warehouse file when one is a query — or when `warehouse` asks for
+        it, as an entity table named in the warehouse does."""
+        datasets = [view.dataset for view in views]
+        if warehouse or any(d is None for d in datasets):
+            return self.connect_warehouse()
+        return self._ws.warehouse.memory(str(d) for d in datasets)
+
     @property
     def workspace(self) -> Workspace:
         """The workspace."""

@@ -5,14 +5,22 @@ file only for the length of one piece of work and retries while another process 
 Dataset versions are Parquet files in the artifact store; each connection sees them as
 temporary views (`churn` for the newest version, `"churn@2"` for a given one), so the views
 follow the workspace if it moves and never need a write.
+
+Read-only work over dataset versions alone (point-in-time joins, materialization) can use
+`Warehouse.memory` instead: a connection to one in-memory DuckDB database per process, which
+takes no file lock (writers in other processes are never kept waiting) and keeps its memory
+warm from one call to the next (a new database re-faults every page of a large join).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import random
+import tempfile
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +42,26 @@ def quote_ident(name: str) -> str:
 def quote_literal(text: str) -> str:
     """Quote a string literal for DuckDB."""
     return "'" + text.replace("'", "''") + "'"
+
+
+_memory_lock = threading.Lock()
+_memory_db: tuple[int, duckdb.DuckDBPyConnection] | None = None
+
+
+def _memory_database() -> duckdb.DuckDBPyConnection:
+    """This process's in-memory database (a forked child makes its own: DuckDB's threads do
+    not survive a fork)."""
+    global _memory_db
+    import duckdb
+
+    with _memory_lock:
+        if _memory_db is None or _memory_db[0] != os.getpid():
+            spill = Path(tempfile.gettempdir()) / f"pmle-duckdb-{os.getpid()}"
+            _memory_db = (
+                os.getpid(),
+                duckdb.connect(":memory:", config={"temp_directory": str(spill)}),
+            )
+        return _memory_db[1]
 
 
 def _is_lock_error(exc: BaseException) -> bool:
@@ -89,10 +117,26 @@ class Warehouse:
         finally:
             con.close()
 
-    def _attach_views(self, con: duckdb.DuckDBPyConnection) -> None:
-        if self._views is None:
+    @contextlib.contextmanager
+    def memory(self, views: Iterable[str] = ()) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection to this process's in-memory database with the dataset views named
+        (and no warehouse table): no file lock, and memory kept warm across calls. Temporary
+        views and registered tables stay private to the connection."""
+        con = _memory_database().cursor()
+        try:
+            if self._threads:
+                con.execute(f"SET threads = {int(self._threads)}")
+            self._attach_views(con, set(views))
+            yield con
+        finally:
+            con.close()
+
+    def _attach_views(self, con: duckdb.DuckDBPyConnection, only: set[str] | None = None) -> None:
+        if self._views is None or only == set():
             return
         for view, parquet in self._views():
+            if only is not None and view not in only:
+                continue
             con.execute(
                 f"CREATE OR REPLACE TEMP VIEW {quote_ident(view)} AS "
                 f"SELECT * FROM read_parquet({quote_literal(parquet)})"
