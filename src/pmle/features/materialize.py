@@ -325,8 +325,8 @@ def _stage(
     ts = _ts(view.timestamp)
     key_cols = ", ".join(quote_ident(k) for k in keys)
     packed = ", ".join(f"{quote_ident(f)} := {quote_ident(f)}" for f in view.feature_names)
-    # md5 of the key's text: the same bucket for an entity in every DuckDB version, which a
-    # resumed run relies on (DuckDB's own hash() may change between releases)
+    # 20 bits of the md5 of the key's text: the same bucket for an entity in every DuckDB
+    # version, which a resumed run relies on (DuckDB's own hash() may change between releases)
     text = ", ".join(f"coalesce({quote_ident(k)}::VARCHAR, '')" for k in keys)
     where = [f"{ts} < to_timestamp({hi!r})"]
     if lo is not None:
@@ -336,7 +336,7 @@ def _stage(
         f"epoch(max({ts})) AS __pmle_t, "
         f"to_json(arg_max(struct_pack({packed}), {ts}))::VARCHAR AS __pmle_v, "
         f"epoch(min({ts})) AS __pmle_first, "
-        f"md5_number(concat_ws(chr(31), {text})) AS __pmle_h "
+        f"('0x' || left(md5(concat_ws(chr(31), {text})), 5))::INTEGER AS __pmle_b "
         f"FROM ({store.source_sql(view)}) WHERE {' AND '.join(where)} GROUP BY {key_cols}"
     )
     entities, first = con.execute(
@@ -363,7 +363,7 @@ def _write_chunk(
     written = 0
     n_keys = len(keys)
     cursor = con.execute(
-        f"SELECT {key_cols}, __pmle_t, __pmle_v FROM {STAGED} WHERE __pmle_h % {of} = {bucket}"
+        f"SELECT {key_cols}, __pmle_t, __pmle_v FROM {STAGED} WHERE __pmle_b % {of} = {bucket}"
     )
     while True:
         batch = cursor.fetchmany(WRITE_BATCH)
@@ -373,6 +373,7 @@ def _write_chunk(
             (entity_key(row[:n_keys]), float(row[n_keys]), row[n_keys + 1].encode())
             for row in batch
         ]
+        records.sort()  # in key order: the store's index pages are visited in turn
         online.write(view.name, records)
         written += len(records)
     return written

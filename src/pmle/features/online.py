@@ -88,6 +88,7 @@ class SqliteOnlineStore:
                 conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: large writes stay in memory
             except sqlite3.Error as exc:
                 raise StoreUnavailable(f"cannot open the online store {self.path}: {exc}") from None
             self._local.conn = conn
