@@ -9,7 +9,8 @@ Small batches are predicted on the event loop itself: handing them to a thread c
 (a context switch each way, on a core the server shares with nothing) than the trees take,
 and requests arriving meanwhile simply wait in the socket buffers to form the next batch.
 Batches over `INLINE_ROWS` rows go to one worker thread per deployed model (LightGBM releases
-the GIL), so a large request does not stall the others.
+the GIL), so a large request does not stall the others. A request with `max_batch_size` rows
+or more is a batch by itself: it skips the queue.
 """
 
 from __future__ import annotations
@@ -57,6 +58,14 @@ class Batcher:
         loop = asyncio.get_running_loop()
         if self.max_batch_size <= 1:
             return await self._call(loop, cols)  # batching off: one call per request
+        if cols.n >= self.max_batch_size:
+            # A request that fills a batch alone would be a batch of its own: call now,
+            # without the queue, the future and the two loop turns they cost.
+            if self.on_batch is not None:
+                self.on_batch(1, cols.n)
+            if cols.n <= INLINE_ROWS:
+                return self._predict(cols)
+            return await self._call(loop, cols)
         if self._queue is None:
             self._queue = asyncio.Queue()
             self._task = loop.create_task(self._run())

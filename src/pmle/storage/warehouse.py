@@ -48,9 +48,9 @@ _memory_lock = threading.Lock()
 _memory_db: tuple[int, duckdb.DuckDBPyConnection] | None = None
 
 
-def _memory_database() -> duckdb.DuckDBPyConnection:
-    """This process's in-memory database (a forked child makes its own: DuckDB's threads do
-    not survive a fork)."""
+def _memory_cursor() -> duckdb.DuckDBPyConnection:
+    """A new connection to this process's in-memory database (a forked child makes its own
+    database: DuckDB's threads do not survive a fork)."""
     global _memory_db
     import duckdb
 
@@ -61,7 +61,7 @@ def _memory_database() -> duckdb.DuckDBPyConnection:
                 os.getpid(),
                 duckdb.connect(":memory:", config={"temp_directory": str(spill)}),
             )
-        return _memory_db[1]
+        return _memory_db[1].cursor()
 
 
 def _is_lock_error(exc: BaseException) -> bool:
@@ -122,7 +122,7 @@ class Warehouse:
         """A connection to this process's in-memory database with the dataset views named
         (and no warehouse table): no file lock, and memory kept warm across calls. Temporary
         views and registered tables stay private to the connection."""
-        con = _memory_database().cursor()
+        con = _memory_cursor()
         try:
             if self._threads:
                 con.execute(f"SET threads = {int(self._threads)}")
