@@ -6,19 +6,21 @@ Every measured run is its own process, one after the other (never two at once), 
 its own peak RSS (``os.wait4``'s ``ru_maxrss``):
 
 - ``pmle_side.py prepare`` per feature table (the dataset import and the apply, timed apart);
-- per case (feature rows × entity rows) and side: ``pmle_side.py offline``,
+- per case (feature set × entity rows; a feature set is one view, ``10m``, or K views holding
+  the rows together, ``10m/10v``) and side: ``pmle_side.py offline``,
   ``duckdb_side.py --query asof`` (the baseline), ``duckdb_side.py --query asof_ordered``,
   and ``feast_side.py`` in Feast's venv (benchmarks/.venvs/feast, or --feast-python);
 - ``pmle_side.py online`` per online store (Redis: a private ``redis-server`` on a free
   loopback port, no persistence, stopped afterwards);
-- ``pmle_profile.py``: where pmle's time goes in the largest case.
+- ``pmle_profile.py``: where pmle's time goes in the largest one-view case.
 
 A run past --timeout (Feast: --feast-timeout) or over --mem-limit-gib of resident memory is
-killed and recorded as such. Each side writes its answer (row_id + the 4 features, sorted by
+killed and recorded as such. Each side writes its answer (row_id + every feature, sorted by
 row_id); this script checks pmle's equals the raw ASOF JOIN's exactly, and Feast's on the rows
-Feast returned. Raw JSON goes to results/raw/ for report.py.
+Feast returned (and counts them). Raw JSON goes to results/raw/ for report.py.
 
-    python benchmarks/features/bench.py [--cases 1m:10k,1m:100k,10m:100k,10m:1m]
+    python benchmarks/features/bench.py
+        [--cases 1m:10k,1m:100k,10m:100k,10m:1m,10m/10v:100k,10m/10v:1m]
         [--sides pmle,duckdb,duckdb_ordered,feast] [--reps 5] [--feast-reps 1]
         [--timeout 900] [--feast-timeout 600] [--mem-limit-gib 16] [--online sqlite,redis]
         [--online-features 10m] [--calls 2000] [--no-profile | --profile-only] [--threads N]
@@ -136,16 +138,27 @@ def compare(answers: Path, fsize: str, esize: str) -> dict[str, Any]:
     import numpy as np
     import pyarrow.parquet as pq
 
+    fset = w.feature_set(fsize)
+
     def load(side: str) -> Any:
-        path = answers / f"{side}-{fsize}-{esize}.parquet"
+        path = answers / f"{side}-{fset.tag}-{esize}.parquet"
         return pq.read_table(path) if path.exists() else None
 
     pmle, duck, ordered, feast = (load(s) for s in SIDES)
     out: dict[str, Any] = {}
     if pmle is None:
         return out
+    # per view, whether pmle has its values (a view's features are all there or all null)
+    has = np.stack(
+        [pmle.column(v.features[0]).is_valid().to_numpy(zero_copy_only=False) for v in fset.views]
+    )
+    lacking = np.asarray(~has.all(axis=0))  # rows without the values of at least one view
+    empty = np.asarray(~has.any(axis=0))  # rows without any feature
     out["rows"] = pmle.num_rows
-    out["null_rows"] = int(pmle.column("amount").null_count)
+    out["null_rows"] = int(empty.sum())
+    if fset.multi:
+        out["views"] = len(fset.views)
+        out["rows_lacking_a_view"] = int(lacking.sum())
     for name, other in (("duckdb", duck), ("duckdb_ordered", ordered)):
         if other is not None:
             out[f"pmle_equals_{name}"] = bool(pmle.equals(other))
@@ -155,18 +168,21 @@ def compare(answers: Path, fsize: str, esize: str) -> dict[str, Any]:
         at = np.searchsorted(ids, fids)
         valid = (at < len(ids)) & (ids[np.minimum(at, len(ids) - 1)] == fids)
         same = bool(valid.all()) and len(np.unique(fids)) == len(fids)
-        for f in w.FEATURES:
+        for f in fset.features:
             mine = pmle.column(f).to_numpy(zero_copy_only=False).astype("float64")[at[valid]]
             theirs = feast.column(f).to_numpy(zero_copy_only=False).astype("float64")[valid]
             same = same and bool(np.array_equal(mine, theirs, equal_nan=True))
         dropped = np.setdiff1d(ids, fids)
-        null = pmle.column("amount").is_null().to_numpy(zero_copy_only=False)
+        at_dropped = np.searchsorted(ids, dropped)
         out["feast"] = {
             "rows": feast.num_rows,
             "equal_on_its_rows": same,
             "dropped_rows": len(dropped),
-            "dropped_all_null_in_pmle": bool(null[np.searchsorted(ids, dropped)].all()),
-            "null_rows_kept": int(feast.column("amount").null_count),
+            # every row it left out has no feature at all in pmle's answer
+            "dropped_all_null_in_pmle": bool(empty[at_dropped].all()),
+            # … or lacks the values of at least one view (the same thing with one view)
+            "dropped_lacking_a_view_in_pmle": bool(lacking[at_dropped].all()),
+            "null_rows_kept": int(feast.column(fset.features[0]).null_count),
         }
     return out
 
@@ -240,14 +256,26 @@ def _size(case: tuple[str, str]) -> tuple[int, int]:
     return w.FEATURE_SIZES[case[0]], w.ENTITY_SIZES[case[1]]
 
 
+def _set_order(fsize: str) -> tuple[bool, int, int]:
+    fset = w.feature_set(fsize)
+    return fset.multi, fset.rows, len(fset.views)
+
+
 def parse_cases(text: str) -> list[tuple[str, str]]:
+    """FEATURES:ENTITIES,… with FEATURES a one-view table (1m, 10m) or TOTAL/Kv (K views
+    holding TOTAL rows together: 10m/10v), ENTITIES one of ENTITY_SIZES."""
     cases = []
     for part in text.split(","):
         fsize, _, esize = part.strip().partition(":")
-        if fsize not in w.FEATURE_SIZES or esize not in w.ENTITY_SIZES:
+        try:
+            w.feature_set(fsize)
+        except ValueError as e:
+            raise SystemExit(f"[bench] bad case {part!r}: {e}") from None
+        if esize not in w.ENTITY_SIZES:
             raise SystemExit(
                 f"[bench] bad case {part!r}: FEATURES:ENTITIES with FEATURES in "
-                f"{list(w.FEATURE_SIZES)}, ENTITIES in {list(w.ENTITY_SIZES)}"
+                f"{list(w.FEATURE_SIZES)} or TOTAL/Kv (e.g. 10m/10v), ENTITIES in "
+                f"{list(w.ENTITY_SIZES)}"
             )
         cases.append((fsize, esize))
     return cases
@@ -256,7 +284,11 @@ def parse_cases(text: str) -> list[tuple[str, str]]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default_cases = ",".join(f"{f}:{e}" for f, e, _ in w.CASES)
-    ap.add_argument("--cases", default=default_cases, help="FEATURES:ENTITIES,…")
+    ap.add_argument(
+        "--cases",
+        default=default_cases,
+        help="FEATURES:ENTITIES,… (FEATURES: 1m, 10m, or TOTAL/Kv such as 10m/10v)",
+    )
     ap.add_argument("--sides", default=",".join(SIDES))
     ap.add_argument("--reps", type=int, default=5, help="calls per pmle / DuckDB process")
     ap.add_argument("--feast-reps", type=int, default=1)
@@ -300,22 +332,25 @@ def main() -> int:
     raw.mkdir(parents=True, exist_ok=True)
     started_all = time.perf_counter()
 
+    one_view = [c for c in cases if not w.feature_set(c[0]).multi]
     if a.profile_only:
-        sides, cases, stores = ["pmle"], [max(cases, key=_size)], []
+        if not one_view:
+            raise SystemExit("[bench] --profile-only wants a one-view case (10m:1m, …)")
+        sides, cases, stores = ["pmle"], [max(one_view, key=_size)], []
 
     fsizes = sorted(
-        {f for f, _ in cases} | ({a.online_features} if stores else set()),
-        key=list(w.FEATURE_SIZES).index,
+        {f for f, _ in cases} | ({a.online_features} if stores else set()), key=_set_order
     )
     files = w.ensure_data(data, fsizes, cases)
 
     def ws_of(fsize: str) -> Path:
-        return a.work / f"ws-{fsize}"
+        return a.work / f"ws-{w.feature_set(fsize).tag}"
 
     py = sys.executable
     here = str(HERE)
     need_ws = sorted(
-        {f for f, _ in cases if "pmle" in sides} | ({a.online_features} if stores else set())
+        {f for f, _ in cases if "pmle" in sides} | ({a.online_features} if stores else set()),
+        key=_set_order,
     )
     for fsize in [] if a.profile_only else need_ws:
         result = run(
@@ -325,14 +360,15 @@ def main() -> int:
         )  # fmt: skip
         if result["status"] != "ok":
             raise SystemExit(f"[bench] preparing pmle's workspace for {fsize} failed")
-        (raw / f"prepare-{fsize}.json").write_text(json.dumps(result, indent=1))
+        (raw / f"prepare-{w.feature_set(fsize).tag}.json").write_text(json.dumps(result, indent=1))
 
     checks_path = raw / "checks.json"
     checks = json.loads(checks_path.read_text()) if checks_path.exists() else {}
     for fsize, esize in [] if a.profile_only else cases:
+        tag = f"{w.feature_set(fsize).tag}-{esize}"  # in file names: 10m-1m, 10m_10v-1m
         common = ["--data", str(data), "--features", fsize, "--entities", esize]
         for side in sides:
-            out = str(answers / f"{side}-{fsize}-{esize}.parquet")
+            out = str(answers / f"{side}-{tag}.parquet")
             Path(out).unlink(missing_ok=True)
             reps = ["--reps", str(a.reps)]
             if side == "pmle":
@@ -349,7 +385,7 @@ def main() -> int:
             result = run(command, timeout, mem, env)
             result.update(side=side, features=fsize, entities=esize, timeout_s=timeout)
             result["mem_limit_mib"] = mem
-            (raw / f"{side}-{fsize}-{esize}.json").write_text(json.dumps(result, indent=1))
+            (raw / f"{side}-{tag}.json").write_text(json.dumps(result, indent=1))
             if result["status"] == "ok":
                 print(
                     f"[bench] {side} {fsize}×{esize}: median {result['median_s']:.3f} s, "
@@ -386,8 +422,8 @@ def main() -> int:
             result["redis_server"] = redis_version
         (raw / f"online-{store}.json").write_text(json.dumps(result, indent=1))
 
-    if not a.no_profile and "pmle" in sides:
-        fsize, esize = max(cases, key=lambda c: (w.FEATURE_SIZES[c[0]], w.ENTITY_SIZES[c[1]]))
+    if not a.no_profile and "pmle" in sides and one_view:
+        fsize, esize = max(one_view, key=_size)
         result = run(
             [py, f"{here}/pmle_profile.py", "--data", str(data), "--features", fsize,
              "--entities", esize, "--ws", str(ws_of(fsize))],
@@ -424,6 +460,7 @@ def main() -> int:
             "threads": a.threads,
             "mem_limit_gib": a.mem_limit_gib,
             "ttl_s": w.TTL_S,
+            "dense_ttl_s": w.DENSE_TTL_S,
             "total_s": time.perf_counter() - started_all,
             "pmle_source": {"start": source_at_start, "end": source_fingerprint()},
         }

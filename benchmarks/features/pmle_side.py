@@ -2,18 +2,22 @@
 
 - ``prepare``: a new workspace in --ws with the feature Parquet imported as the dataset
   ``activity_events`` and the entity ``user`` + the feature view ``activity`` (TTL 14 days,
-  the 4 features) applied; times both (reported apart, not part of the retrieval time);
+  the 4 features) applied; times both (reported apart, not part of the retrieval time). A
+  multi-view set (``--features 10m/10v``): every view's Parquet as the dataset ``v{k}_events``
+  and the K views ``v{k}`` (the set's TTL, 365 days; 4 features each) over them;
 - ``offline``: ``ws.features.training_set(entities, ["activity:amount", …],
   timestamp="event_timestamp")`` with the entity rows as an Arrow table (read from the
-  entity Parquet before the clock starts), --reps times; the answer goes to --out;
+  entity Parquet before the clock starts), --reps times; the answer goes to --out. A
+  multi-view set: one call asking for every view's 4 features (``["v0:v0_amount", …]``);
 - ``online``: materialize the view into the online store (--store sqlite, or redis with
   --redis-url) up to the end of the feature window, then p50/p99 of
   ``ws.features.online_features`` for 1 and for 100 keys (--calls each), and of the online
   store's own ``read`` for the same keys (what the store costs without the API around it);
   then materialize again, into one chunk (``chunks=1``).
 
-    python pmle_side.py prepare --data DIR --features 10m --ws DIR
-    python pmle_side.py offline --data DIR --features 10m --entities 1m --ws DIR [--reps 5]
+    python pmle_side.py prepare --data DIR --features 10m|10m/10v --ws DIR
+    python pmle_side.py offline --data DIR --features 10m|10m/10v --entities 1m --ws DIR
+        [--reps 5]
     python pmle_side.py online --ws DIR --features 10m --store sqlite|redis [--redis-url URL]
 """
 
@@ -33,22 +37,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import workload as w
 
 SIDE = "pmle"
-DATASET = "activity_events"
 
 
-def definitions() -> dict[str, Any]:
-    dtypes = {"amount": "float64", "score": "float64", "clicks": "int64", "sessions": "int64"}
+def definitions(fset: w.FeatureSet) -> dict[str, Any]:
     return {
         "entities": [{"name": w.ENTITY, "join_keys": [w.KEY]}],
         "feature_views": [
             {
-                "name": w.VIEW,
+                "name": view.name,
                 "entities": [w.ENTITY],
-                "source": {"dataset": DATASET},
-                "timestamp": w.FEATURE_TS,
-                "ttl": f"{w.TTL_S}s",
-                "features": [{"name": f, "dtype": dtypes[f]} for f in w.FEATURES],
+                "source": {"dataset": view.dataset},
+                "timestamp": view.ts,
+                "ttl": f"{fset.ttl_s}s",
+                "features": [{"name": f, "dtype": view.dtype(f)} for f in view.features],
             }
+            for view in fset.views
         ],
     }
 
@@ -80,24 +83,35 @@ def prepare(a: argparse.Namespace) -> dict[str, Any]:
 
     if a.ws.exists():
         shutil.rmtree(a.ws)
+    fset = w.feature_set(a.features)
     ws = pmle.init(a.ws)
     started = time.perf_counter()
-    dv = ws.datasets.import_(DATASET, w.feature_path(a.data, a.features))
+    rows = 0
+    for view in fset.views:
+        rows += ws.datasets.import_(view.dataset, w.view_path(a.data, view)).num_rows
     import_s = time.perf_counter() - started
-    w.log(SIDE, f"imported {dv.num_rows:,} feature rows in {import_s:.1f} s")
+    w.log(SIDE, f"imported {rows:,} feature rows ({len(fset.views)} datasets) in {import_s:.1f} s")
     started = time.perf_counter()
-    ws.features.apply(definitions())
+    ws.features.apply(definitions(fset))
     apply_s = time.perf_counter() - started
     ws.close()
-    return {"mode": "prepare", "rows": dv.num_rows, "import_s": import_s, "apply_s": apply_s}
+    return {
+        "mode": "prepare",
+        "features": fset.name,
+        "views": len(fset.views),
+        "rows": rows,
+        "import_s": import_s,
+        "apply_s": apply_s,
+    }
 
 
 def offline(a: argparse.Namespace) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
+    fset = w.feature_set(a.features)
     ws = open_ws(a.ws)
     entities = pq.read_table(w.entity_path(a.data, a.features, a.entities))
-    refs = [f"{w.VIEW}:{f}" for f in w.FEATURES]
+    refs = fset.refs
     with ws.warehouse.connect(read_only=True) as con:
         threads = con.execute("SELECT current_setting('threads')").fetchall()[0][0]
     rss_before = w.rss_mib()
@@ -108,10 +122,11 @@ def offline(a: argparse.Namespace) -> dict[str, Any]:
     times, table = w.timed(call, a.reps)
     w.log(SIDE, f"{a.features}×{a.entities}: {', '.join(f'{t:.2f}' for t in times)} s")
     if a.out is not None:
-        w.write_result(table, a.out)
+        w.write_result(table, a.out, fset.features)
     out: dict[str, Any] = {
         "mode": "offline",
         "features": a.features,
+        "views": len(fset.views),
         "entities": a.entities,
         "rows_in": entities.num_rows,
         "rows_out": table.num_rows,
@@ -265,7 +280,7 @@ def main() -> int:
     ap.add_argument("mode", choices=["prepare", "offline", "online"])
     ap.add_argument("--data", type=Path, default=None)
     ap.add_argument("--ws", type=Path, required=True)
-    ap.add_argument("--features", required=True, choices=list(w.FEATURE_SIZES))
+    ap.add_argument("--features", required=True, help="10m, 1m, or (not online) 10m/10v, …")
     ap.add_argument("--entities", choices=list(w.ENTITY_SIZES))
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--out", type=Path, default=None)
@@ -273,6 +288,12 @@ def main() -> int:
     ap.add_argument("--redis-url", default="")
     ap.add_argument("--calls", type=int, default=2000)
     a = ap.parse_args()
+    try:
+        multi = w.feature_set(a.features).multi
+    except ValueError as e:
+        ap.error(str(e))
+    if multi and a.mode == "online":
+        ap.error("online reads take a one-view feature set (1m, 10m)")
     result = {"prepare": prepare, "offline": offline, "online": online}[a.mode](a)
     result["side"] = SIDE
     w.emit(result)
