@@ -307,57 +307,77 @@ def profile(raw: dict[str, Any]) -> list[str]:
             faults = prof["apart"].get("page_faults")
             label = "**total**" + (f" ({faults:,.0f} minor page faults)" if faults else "")
         lines.append(f"| {label} | {t(s['median_s'])} |")
+    if "groups" in prof["sql"]:
+        groups = [(g["title"], g["variants"]) for g in prof["sql"]["groups"]]
+    else:  # written by pmle_profile.py before pmle read datasets through its in-memory database
+        groups = [
+            (
+                "in one warehouse connection kept open (the process's only DuckDB instance)",
+                prof["sql"]["kept_open"],
+            ),
+            (
+                "a connection kept open against a new one per call, as `training_set` did then",
+                prof["sql"]["per_call"],
+            ),
+        ]
+    rounds = len(next(iter(groups[0][1].values()))["times_s"])
+    together = prof["sql"].get("interleaved", "each group's variants interleaved")
     lines += [
         "",
-        "The SQL alone, to an Arrow table (each group's variants interleaved, "
-        f"{len(next(iter(prof['sql']['kept_open'].values()))['times_s'])} rounds; median, "
-        "and best in brackets):",
+        f"The SQL alone, to an Arrow table ({together}, {rounds} rounds; median, and best in "
+        "brackets):",
         "",
         "| variant | time | minor page faults per call |",
         "|---|---:|---:|",
-        "| *in one warehouse connection kept open (the process's only DuckDB instance)* | | |",
     ]
 
     def row(name: str, v: dict[str, Any]) -> str:
         faults = f"{v['page_faults']:,.0f}" if "page_faults" in v else "—"
         return f"| {name} | {t(v['median_s'])} ({t(v['best_s'])}) | {faults} |"
 
-    lines += [row(name, v) for name, v in prof["sql"]["kept_open"].items()]
-    lines.append(
-        "| *a connection kept open against a new one per call, as `training_set` does* | | |"
-    )
-    lines += [row(name, v) for name, v in prof["sql"]["per_call"].items()]
-    if "reorder_same_as_pmle" in prof:
+    for title, variants in groups:
+        lines.append(f"| *{title}* | | |")
+        lines += [row(name, v) for name, v in variants.items()]
+    same = prof.get("same_as_pmle")
+    if same is None and "reorder_same_as_pmle" in prof:
+        same = {"the variant put back in order in Arrow": prof["reorder_same_as_pmle"]}
+    if same:
         lines += [
             "",
-            "(The variant put back in order in Arrow gives exactly pmle's answer: "
-            f"{'yes' if prof['reorder_same_as_pmle'] else '**no**'}.)",
+            "Exactly pmle's answer: "
+            + "; ".join(f"{name}: {'yes' if v else '**no**'}" for name, v in same.items())
+            + ".",
         ]
+
+    def total(op: dict[str, Any], *kinds: str) -> float:
+        return sum(o["s"] for o in op["operators"] if o["operator"] in kinds)
+
+    windows = any(  # pmle numbers Arrow entity rows in Arrow now: no window in its query
+        total(op, "STREAMING_WINDOW", "WINDOW") for op in prof["operators"].values()
+    )
     lines += [
         "",
         "DuckDB's profile (operator times are summed over threads, so they add up to CPU time, "
         "not wall time):",
         "",
-        "| query | wall | CPU | ASOF_JOIN | Parquet scan | ORDER_BY | window (row_number) | "
-        "projections | peak buffer memory |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| query | wall | CPU | ASOF_JOIN | Parquet scan | ORDER_BY | "
+        + ("window (row_number) | " if windows else "")
+        + "projections | peak buffer memory |",
+        "|---|---:|---:|---:|---:|---:|" + ("---:|" if windows else "") + "---:|---:|",
     ]
     for name, label in (("pmle", "pmle's"), ("raw", "raw ASOF JOIN")):
         op = prof["operators"][name]
-
-        def total(kind: str, op: dict[str, Any] = op) -> float:
-            return sum(o["s"] for o in op["operators"] if o["operator"] == kind)
-
         scan = sum(
             o["s"] for o in op["operators"]
             if o["operator"] == "TABLE_SCAN" and "PARQUET" in o["detail"].upper()
         )  # fmt: skip
-        window = total("STREAMING_WINDOW") + total("WINDOW")
+        order = total(op, "ORDER_BY")
+        window = total(op, "STREAMING_WINDOW", "WINDOW")
         lines.append(
-            f"| {label} | {t(op['total_s'])} | {t(op['cpu_s'])} | {t(total('ASOF_JOIN'))} | "
-            f"{t(scan)} | {t(total('ORDER_BY')) if total('ORDER_BY') else '—'} | "
-            f"{t(window) if window else '—'} | {t(total('PROJECTION'))} | "
-            f"{mib(op['peak_buffer_mib'])} |"
+            f"| {label} | {t(op['total_s'])} | {t(op['cpu_s'])} | {t(total(op, 'ASOF_JOIN'))} | "
+            f"{t(scan)} | {t(order) if order else '—'} | "
+            + (f"{t(window) if window else '—'} | " if windows else "")
+            + f"{t(total(op, 'PROJECTION'))} | {mib(op['peak_buffer_mib'])} |"
         )
     lines.append("")
     return lines
