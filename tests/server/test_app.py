@@ -311,3 +311,71 @@ def test_compiled_deployment_over_http(
     assert list((deployed.state_dir / "cache" / "compiled").glob("*.o"))  # lleaves machine code
     bad = {"deployedModel": {"model": "value", "compile": "yes"}}
     assert httpx.post(f"{server}{VX}/value:deployModel", json=bad, headers=auth).status_code == 400
+
+
+def test_hundred_numeric_rows_give_the_booster_numbers_byte_for_byte(
+    deployed: Workspace, server: str, table: pd.DataFrame, labels: pd.Series
+) -> None:
+    """Many all-numeric instances take the fast paths (rows packed in C, a request that
+    fills a batch alone, predictions written as JSON text): the answer is the bytes the
+    booster's own numbers give, with and without compiled trees, logged as before."""
+    import json
+
+    import lightgbm as lgb
+    import orjson
+
+    numeric = table[["x", "n", "b"]]
+    model = lgb.LGBMClassifier(n_estimators=30, num_leaves=7, verbose=-1, num_threads=1)
+    deployed.models.register("num", model.fit(numeric, labels), input_example=numeric.head())
+    booster = deployed.models.load("num").native
+    deployed.endpoints.create("num", log_sampling=1.0)
+    dm = deployed.endpoints.deploy("num", "num").id  # batches of 64 rows: 100 fill one alone
+    deployed.endpoints.create("numc")
+    dmc = deployed.endpoints.deploy("numc", "num", compile=True).id
+    _wait_for(server, "num", {dm})
+    _wait_for(server, "numc", {dmc}, timeout=60)
+
+    def expected(rows: list[dict[str, Any]]) -> bytes:
+        x = np.array([[r["x"], r["n"], r["b"]] for r in rows], dtype="float64")
+        p = np.asarray(booster.predict(x))
+        scores = np.stack([1.0 - p, p], axis=1).tolist()
+        body = {
+            "predictions": [{"classes": ["no", "yes"], "scores": s} for s in scores],
+            "deployedModelId": dm,
+            "model": "projects/demo/locations/local/models/num",
+            "modelDisplayName": "num",
+            "modelVersionId": "1",
+        }
+        return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+
+    dense = _records(numeric.fillna(0.25).head(100))  # numbers only: rows packed by struct
+    sparse = _records(numeric.head(100))  # nulls: numpy reads the rows
+    for rows in (dense, sparse):
+        r = httpx.post(f"{server}{VX}/num:predict", json={"instances": rows})
+        assert r.status_code == 200 and r.content == expected(rows)
+        assert r.headers["x-vertex-ai-deployed-model-id"] == dm
+        # NaN written as such (the lenient parser reads it) gives the same answer as null
+        nan = json.dumps({"instances": [{**r, "x": r["x"] or float("nan")} for r in rows]})
+        assert httpx.post(f"{server}{VX}/num:predict", content=nan).content == r.content
+        raw = httpx.post(f"{server}{VX}/num:rawPredict", json=rows)
+        want = {"predictions": json.loads(expected(rows))["predictions"]}
+        assert raw.status_code == 200 and raw.json() == want
+        # compiled trees: the same shape, the same numbers to the last bits of a double
+        c = httpx.post(f"{server}{VX}/numc:predict", json={"instances": rows}).json()
+        got = np.array([p["scores"] for p in c["predictions"]])
+        want_scores = np.array([p["scores"] for p in json.loads(expected(rows))["predictions"]])
+        np.testing.assert_allclose(got, want_scores, rtol=0, atol=1e-12)
+    bad = [*dense[:50], {"x": 1.0, "b": True}, *dense[51:]]
+    r = httpx.post(f"{server}{VX}/num:predict", json={"instances": bad})
+    assert r.status_code == 400 and "instance 50: missing field 'n'" in r.json()["error"]["message"]
+    # every 100-row request was logged, each prediction an object as before
+    deadline = time.monotonic() + 10
+    while True:
+        files = list(deployed.prediction_log_dir.glob("num/*.parquet"))
+        logged = sum(pd.read_parquet(f).shape[0] for f in files)
+        if logged >= 600:
+            break
+        assert time.monotonic() < deadline, f"{logged} rows logged"
+        time.sleep(0.1)
+    first = pd.read_parquet(sorted(files)[0]).iloc[0]
+    assert json.loads(first["prediction"]) == json.loads(expected(dense))["predictions"][0]

@@ -106,3 +106,29 @@ def test_one_bad_request_fails_alone(size: int) -> None:
     out = asyncio.run(_many(Batcher(model, max_batch_size=size), 12, bad=5))
     assert isinstance(out[5], InvalidInput)
     assert [v for i, v in enumerate(out) if i != 5] == [2.0 * i for i in range(12) if i != 5]
+
+
+def test_a_request_that_fills_a_batch_is_called_at_once() -> None:
+    model = SlowDouble()
+    seen: list[tuple[int, int]] = []
+
+    async def run() -> list[object]:
+        batcher = Batcher(model, max_batch_size=8, max_wait_ms=1000)
+        batcher.on_batch = lambda requests, rows: seen.append((requests, rows))
+        big = await batcher.predict(_cols([float(i) for i in range(8)]))
+        assert batcher._queue is None  # it never went through the queue
+        try:
+            await batcher.predict(_cols([1.0] * 9 + [float("nan")]))
+        except InvalidInput as exc:
+            bad: object = exc
+        # alongside small requests that coalesce as before
+        small = await asyncio.gather(*(batcher.predict(_cols([i])) for i in range(3)))
+        await batcher.close()
+        return [big.values.tolist(), bad, [s.values[0] for s in small]]
+
+    big, bad, small = asyncio.run(run())
+    assert big == [2.0 * i for i in range(8)]
+    assert isinstance(bad, InvalidInput)
+    assert small == [0.0, 2.0, 4.0]
+    assert model.calls == [8, 10, 3]
+    assert seen == [(1, 8), (1, 10), (3, 3)]  # every predict call is counted

@@ -106,6 +106,30 @@ def test_compiled_trees_give_the_same_numbers(data: tuple, objective: str, tmp_p
     assert len(list(tmp_path.glob("*.o"))) == 2
 
 
+@pytest.mark.parametrize("objective", ["binary", "multiclass"])
+def test_compiled_trees_are_called_as_lleaves_calls_them(
+    data: tuple, objective: str, tmp_path
+) -> None:
+    from pmle.serving.native import compile_booster
+
+    x, y = data
+    target = (y > 1).astype(int) if objective == "binary" else np.digitize(y, [0, 1.5])
+    extra = {"num_class": 3} if objective == "multiclass" else {}
+    compiled = compile_booster(_train(objective, x, target, **extra), tmp_path, raw_score=False)
+    assert compiled is not None and compiled._entry is not None  # the direct call is used
+    for rows in (x[:1], x[:2], x[:100], x[:499], x[::3][:77]):  # the last one not contiguous
+        want = np.asarray(compiled._model.predict(np.ascontiguousarray(rows), n_jobs=1))
+        got = compiled.predict(rows)
+        assert got.shape == ((len(rows),) if objective == "binary" else (len(rows), 3))
+        assert got.tobytes() == want.tobytes()  # bit for bit
+    with pytest.raises(ValueError, match="Data must be of dimension"):
+        compiled.predict(x[:5, :4])  # a wrong width goes to lleaves, which says so
+    compiled._entry = None  # an lleaves keeping its function elsewhere: its own predict
+    assert (
+        compiled.predict(x[:100]).tobytes() == compiled._model.predict(x[:100], n_jobs=1).tobytes()
+    )
+
+
 def test_compile_failure_falls_back(data: tuple, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 

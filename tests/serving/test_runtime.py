@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -142,3 +143,93 @@ def test_compiled_deployment_predicts_the_same(
         np.testing.assert_allclose(pred.proba, loaded.predict_proba(rows), rtol=0, atol=1e-12)
     else:
         np.testing.assert_allclose(pred.values, loaded.predict(rows), rtol=0, atol=1e-12)
+
+
+def _numeric_model(ws: Workspace, table: pd.DataFrame, labels: pd.Series) -> ServedModel:
+    """A LightGBM classifier on a float (x), an integer (n) and a boolean (b) column."""
+    import lightgbm as lgb
+
+    numeric = table[["x", "n", "b"]]
+    model = lgb.LGBMClassifier(n_estimators=20, num_leaves=7, verbose=-1, num_threads=1)
+    ws.models.register("num", model.fit(numeric, labels), input_example=numeric.head())
+    served = ServedModel(ws.models.load("num"))
+    assert [c.type for c in served.signature.inputs] == ["float", "integer", "boolean"]
+    return served
+
+
+def _bits(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.float64).view(np.uint64)
+
+
+# Integers around the edges of double precision and of int64, and floats of every kind.
+_INTS = [0, 1, -1, 7, 2**53 + 1, -(2**53) - 1, 2**62 + 3, 2**63 - 1, -(2**63), True, False]
+_FLOATS = [0.5, -0.0, 5e-324, 1.7976931348623157e308, 0.1, -2.5e-310, 1e16 + 2, True, 3]
+
+
+@pytest.mark.parametrize("n", [1, 3, 4, 15, 16, 100])
+def test_rows_read_as_a_matrix_hold_numpys_numbers(
+    ws: Workspace, table: pd.DataFrame, labels: pd.Series, n: int
+) -> None:
+    import orjson
+
+    from pmle.serving import runtime
+
+    served = _numeric_model(ws, table, labels)
+    assert runtime.PACK_ROWS <= 4 and runtime.INT_PACK_ROWS <= 16  # every path below runs
+    rows = [
+        {"x": _FLOATS[i % len(_FLOATS)], "n": _INTS[i % len(_INTS)], "b": i % 2 == 0}
+        for i in range(n)
+    ]
+    want = np.array([[r["x"], r["n"], r["b"]] for r in rows], dtype="float64")
+    # Parsed by orjson (the server's key objects), by the standard library (fresh key
+    # objects each time), in another key order, with extra keys, as lists.
+    parsed = orjson.loads(orjson.dumps(rows))
+    shuffled = [{"b": r["b"], "junk": "?", "n": r["n"], "x": r["x"]} for r in rows]
+    as_lists = [[r["x"], r["n"], r["b"]] for r in rows]
+    for instances in (rows, parsed, json.loads(json.dumps(rows)), shuffled, as_lists, parsed):
+        cols = served.columns_from_instances(instances)
+        assert cols.matrix is not None and cols.matrix.flags.writeable
+        np.testing.assert_array_equal(_bits(cols.matrix), _bits(want))
+
+
+@pytest.mark.parametrize("n", [3, 20])
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"n": 2.0},  # a float in an integer column
+        {"n": 2**64 + 1},  # beyond int64
+        {"n": 10**300},
+        {"x": None},  # null: NaN
+        {"n": "12"},  # a number in a string, as numpy reads it
+        {"x": "1e-3"},
+    ],
+)
+def test_rows_numpy_reads_differently_give_numpys_numbers(
+    ws: Workspace, table: pd.DataFrame, labels: pd.Series, n: int, odd: dict
+) -> None:
+    served = _numeric_model(ws, table, labels)
+    rows = [{"x": 0.25 * i, "n": i, "b": False} for i in range(n)]
+    rows[n // 2] = {**rows[n // 2], **odd}  # one odd value in the middle of the batch
+    want = np.array([[r["x"], r["n"], r["b"]] for r in rows], dtype="float64")
+    cols = served.columns_from_instances(rows)
+    assert cols.matrix is not None
+    np.testing.assert_array_equal(_bits(cols.matrix), _bits(want))
+
+
+@pytest.mark.parametrize(
+    ("instances", "message"),
+    [
+        ([{"x": 1.0, "n": 1, "b": True}] * 30 + [{"x": 1.0, "b": True}], "instance 30: missing"),
+        ([{"x": 1.0, "n": 1, "b": True}] * 30 + [[1.0, 1, True]], "instance 30 is not an object"),
+        ([{"x": 1.0, "n": [1], "b": True}] * 20, "instance 0: field 'n' must be a number"),
+        ([{"x": 1.0, "n": 1, "b": 2}] * 20, "instance 0: field 'b' must be true, false or null"),
+        ([[1.0, 1, True]] * 19 + [[1.0, 1]], "instance 19 must be a list of 3 values"),
+        ([{"n": 1, "b": True}] * 20, "instance 0: missing field 'x'"),
+    ],
+)
+def test_bad_rows_of_many_still_name_the_field(
+    ws: Workspace, table: pd.DataFrame, labels: pd.Series, instances: list, message: str
+) -> None:
+    served = _numeric_model(ws, table, labels)
+    with pytest.raises(InvalidInput, match=message):
+        served.columns_from_instances(instances)

@@ -223,10 +223,15 @@ class PmleApp:
                     raise HttpError(400, "invalid Content-Length")
                 if declared > limit:
                     raise HttpError(413, f"request body over {limit} bytes")
+        message = await receive()
+        if message["type"] == "http.request" and not message.get("more_body", False):
+            body = message.get("body", b"")  # the whole body in one message (usual)
+            if len(body) > limit:
+                raise HttpError(413, f"request body over {limit} bytes")
+            return body if type(body) is bytes else bytes(body)
         chunks: list[bytes] = []
         size = 0
         while True:
-            message = await receive()
             if message["type"] == "http.disconnect":
                 break
             chunk = message.get("body", b"")
@@ -237,6 +242,7 @@ class PmleApp:
                 chunks.append(chunk)
             if not message.get("more_body", False):
                 break
+            message = await receive()
         return b"".join(chunks)
 
     @staticmethod
@@ -275,8 +281,6 @@ class PmleApp:
     # -- routing ----------------------------------------------------------------------------
 
     async def _dispatch(self, req: Request) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
-        from pmle.server import management
-
         path, method = req.path, req.method
         static = _STATIC.get(path)
         if static is not None:
@@ -294,12 +298,18 @@ class PmleApp:
 
                 return await vertex_explain(self, req, endpoint)
             if verb in {"deployModel", "undeployModel"}:
+                from pmle.server import management
+
                 self._authorize(req)
                 return await management.deploy(self, req, endpoint, verb)
             raise HttpError(404, f"unknown method :{verb}")
         if m := _VERTEX_ONE.match(path):
+            from pmle.server import management
+
             return await management.one(self, req, m.group(3))
         if _VERTEX_ALL.match(path):
+            from pmle.server import management
+
             return await management.all_endpoints(self, req)
         if m := _V1.match(path):
             endpoint, verb = m.groups()
@@ -365,6 +375,11 @@ class PmleApp:
                 rows=rows,
             )
 
+    def _sampled(self, dep: LiveDeployment) -> bool:
+        """Whether to log this request (the endpoint's sampling rate)."""
+        endpoint = self.state.endpoints.get(dep.info.endpoint)
+        return endpoint is not None and self.state.logger.sampled(endpoint.info.log_sampling)
+
     def _log(
         self,
         dep: LiveDeployment,
@@ -375,9 +390,18 @@ class PmleApp:
     ) -> None:
         """Log a sampled request; its id is the client's (X-Request-ID, the V2 `id`) when
         given, so ground truth can be joined to it later."""
-        endpoint = self.state.endpoints.get(dep.info.endpoint)
-        if endpoint is None or not self.state.logger.sampled(endpoint.info.log_sampling):
-            return
+        if self._sampled(dep):
+            self._record(dep, instances, predictions, t0, request_id)
+
+    def _record(
+        self,
+        dep: LiveDeployment,
+        instances: list[Any],
+        predictions: list[Any],
+        t0: float,
+        request_id: str | None,
+    ) -> None:
+        """Log a request (sampled already)."""
         self.state.logger.add(
             endpoint=dep.info.endpoint,
             deployed_model_id=dep.info.id,
@@ -391,7 +415,11 @@ class PmleApp:
     async def _vertex_predict(
         self, req: Request, project: str, location: str, endpoint: str, raw: bool
     ) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
-        from pmle.server.protocols import instances_of, vertex_predictions
+        from pmle.server.protocols import (
+            instances_of,
+            vertex_predictions,
+            vertex_predictions_json,
+        )
 
         t0 = time.perf_counter()
         body = req.json()
@@ -401,12 +429,10 @@ class PmleApp:
         dep, pred, given, _ = await self._predict(
             req, endpoint, None, "vertex", lambda d: _instances(d, instances)
         )
-        predictions = vertex_predictions(dep.model, pred)
-        self._log(dep, given, predictions, t0, _client_id(req))
-        headers = [
-            (b"x-vertex-ai-endpoint-id", endpoint.encode()),
-            (b"x-vertex-ai-deployed-model-id", dep.info.id.encode()),
-        ]
+        predictions = vertex_predictions_json(dep.model, pred)
+        if self._sampled(dep):  # the log keeps the predictions as objects
+            self._record(dep, given, vertex_predictions(dep.model, pred), t0, _client_id(req))
+        headers = [(b"x-vertex-ai-endpoint-id", endpoint.encode()), dep.id_header]
         if raw:
             return 200, {"predictions": predictions}, headers
         return (
@@ -414,9 +440,9 @@ class PmleApp:
             {
                 "predictions": predictions,
                 "deployedModelId": dep.info.id,
-                "model": f"projects/{project}/locations/{location}/models/{dep.info.model_name}",
-                "modelDisplayName": dep.info.model_name,
-                "modelVersionId": str(dep.info.model_version),
+                "model": f"projects/{project}/locations/{location}/models/{dep.model_name}",
+                "modelDisplayName": dep.model_name,
+                "modelVersionId": dep.version_id,
             },
             headers,
         )

@@ -16,6 +16,7 @@ import random
 import threading
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from pmle.errors import NotFound
@@ -42,6 +43,22 @@ class LiveDeployment:
     model: ServedModel
     batcher: Batcher
     lookup: FeatureLookup | None = None  # features added from the online store
+
+    # What every Vertex AI response names, spelled out once rather than per request.
+    @cached_property
+    def model_name(self) -> str:
+        """The registered model's name."""
+        return self.info.model_name
+
+    @cached_property
+    def version_id(self) -> str:
+        """The registered version number, as Vertex AI's `modelVersionId` (a string)."""
+        return str(self.info.model_version)
+
+    @cached_property
+    def id_header(self) -> tuple[bytes, bytes]:
+        """The response header naming the deployed model."""
+        return (b"x-vertex-ai-deployed-model-id", self.info.id.encode())
 
 
 @dataclass

@@ -157,14 +157,50 @@ class CompiledTrees:
         self._model = lleaves.Model(model_file=str(model_file))
         self._model.compile(cache=str(library), raw_score=raw_score)
         self.num_outputs = int(self._model.num_model_per_iteration())
+        self.num_features = int(self._model.num_feature())
+        self._entry = _entry_point(self._model)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Scores shaped like `Booster.predict`'s: (rows,) or (rows, outputs)."""
         import numpy as np
 
-        out = np.asarray(self._model.predict(np.ascontiguousarray(x, dtype=np.float64), n_jobs=1))
+        x = np.ascontiguousarray(x, dtype=np.float64)
         n = x.shape[0]
+        if (
+            self._entry is not None
+            and x.ndim == 2
+            and x.shape[1] == self.num_features
+            and n < 2**31 - 1  # lleaves' own limit (C int rows)
+        ):
+            # lleaves' own `predict` around the same call, minus its per-call conversions
+            # (typed ctypes pointers, input checks): a tenth of the time of 100 rows.
+            out = np.zeros(n * self.num_outputs, dtype=np.float64)
+            self._entry(x.ctypes.data, out.ctypes.data, 0, n)
+        else:
+            out = np.asarray(self._model.predict(x, n_jobs=1))
         return out.reshape(n) if self.num_outputs == 1 else out.reshape(n, self.num_outputs)
+
+
+def _entry_point(model: Any) -> Any:
+    """The compiled forest's C function (data, results, start row, end row) taking raw
+    addresses; None when this lleaves keeps it elsewhere (then its `predict` is used).
+
+    The function is lleaves' own (`Model._c_entry_func`), called as lleaves calls it with
+    `n_jobs=1`, through a ctypes prototype of plain addresses: ctypes releases the GIL during
+    the call the same way."""
+    func = getattr(model, "_c_entry_func", None)
+    if func is None or not getattr(model, "use_fp64", True):
+        return None
+    try:
+        address = ctypes.cast(func, ctypes.c_void_p).value
+    except (TypeError, ctypes.ArgumentError):
+        return None
+    if not address:
+        return None
+    prototype = ctypes.CFUNCTYPE(
+        None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_int32
+    )
+    return prototype(address)
 
 
 def compile_booster(booster: Any, cache_dir: Path, *, raw_score: bool) -> CompiledTrees | None:
