@@ -100,6 +100,41 @@ def test_v2_single_tensor_and_errors(server: str, deployed: Workspace, table: pd
     assert r.status_code == 404 and "no endpoint named 'nosuch'" in r.json()["error"]
 
 
+def test_v2_requests_are_logged_at_the_endpoint_sampling_rate(
+    server: str, deployed: Workspace, table: pd.DataFrame
+) -> None:
+    """One draw per request: at a rate of 0.5 about half the V2 requests are logged (a
+    second draw would log a quarter)."""
+    deployed.endpoints.create("half", log_sampling=0.5)
+    dm = deployed.endpoints.deploy("half", "churn").id
+    _wait_for(server, "half", {dm})
+    meta = httpx.get(f"{server}/v2/models/half").json()
+    row = table.head(1)
+    body = {
+        "inputs": [
+            {
+                "name": spec["name"],
+                "shape": [1],
+                "datatype": spec["datatype"],
+                "data": [None if pd.isna(v) else v for v in row[spec["name"]].tolist()],
+            }
+            for spec in meta["inputs"]
+        ]
+    }
+    with httpx.Client(base_url=server) as client:
+        for _ in range(300):
+            assert client.post("/v2/models/half/infer", json=body).status_code == 200
+    deadline = time.monotonic() + 10
+    counts = [-1]
+    while time.monotonic() < deadline:  # until the log stops growing
+        files = list(deployed.prediction_log_dir.glob("half/*.parquet"))
+        counts.append(sum(pd.read_parquet(f).shape[0] for f in files))
+        if counts[-1] > 0 and counts[-1] == counts[-2]:
+            break
+        time.sleep(0.5)
+    assert 105 <= counts[-1] <= 195, counts  # Binomial(300, 0.5) ± 5 sd; rate² gives ~75
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body", "status", "message"),
     [

@@ -482,10 +482,10 @@ class PmleApp:
         dep, pred, extra, _ = await self._predict(req, endpoint, version, "v2", parse)
         raw, n, wanted = extra
         outputs = v2_outputs(dep.model, pred, wanted)
-        if self.state.logger.sampled(self.state.endpoint(endpoint).info.log_sampling):
+        if self._sampled(dep):  # drawn once: `_record` logs without drawing again
             instances = [{c: raw[c][i] for c in dep.model.input_names} for i in range(n)]
             given = body.get("id") if isinstance(body.get("id"), str) else None
-            self._log(dep, instances, outputs[0]["data"], t0, given)
+            self._record(dep, instances, outputs[0]["data"], t0, given)
         response: dict[str, Any] = {
             "model_name": endpoint,
             "model_version": dep.info.id,
