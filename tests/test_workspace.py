@@ -14,7 +14,7 @@ def test_init_creates_stores_and_migrates(tmp_path: Path) -> None:
     assert (tmp_path / "proj" / DIRNAME / "metadata.db").is_file()
     assert (tmp_path / "proj" / DIRNAME / "config.toml").is_file()
     info = ws.info()
-    assert info["schema_revision"] == "0012"
+    assert info["schema_revision"] == "0013"
     assert info["datasets"] == 0
 
 

@@ -40,7 +40,7 @@ def test_init_then_info(tmp_path: Path) -> None:
     res = runner.invoke(app, ["-w", str(tmp_path / "p"), "info", "--format", "json"])
     assert res.exit_code == 0, res.output
     info = json.loads(res.output)
-    assert info["schema_revision"] == "0012" and info["datasets"] == 0
+    assert info["schema_revision"] == "0013" and info["datasets"] == 0
     again = runner.invoke(app, ["init", str(tmp_path / "p")])
     assert again.exit_code == 2
     assert "already holds a pmle workspace" in again.output

@@ -267,6 +267,23 @@ def test_prediction_can_require_a_token(
             f"{url}{VX}/churn:predict", json=rows, headers={"Authorization": f"Bearer {secret}"}
         )
         assert ok.status_code == 200
+        viewer = deployed.tokens.create("reader", role="viewer")
+        time.sleep(0.3)  # a few polls
+        as_viewer = {"Authorization": f"Bearer {viewer}"}
+        ok = httpx.post(f"{url}{VX}/churn:predict", json=rows, headers=as_viewer)
+        assert ok.status_code == 200, ok.text
+        r = httpx.post(f"{url}{VX}", json={"name": "nope"}, headers=as_viewer)
+        assert r.status_code == 403 and "editor" in r.json()["error"]["message"]
+        assert httpx.get(f"{url}{VX}/churn").status_code == 200
+        assert [t.role for t in deployed.tokens.list()] == ["editor", "viewer"]
+
+
+def test_a_token_role_must_be_known(ws: Workspace) -> None:
+    from pmle.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="unknown token role"):
+        ws.tokens.create("x", role="admin")
+    assert ws.tokens.list() == []
 
 
 def test_metrics_health_and_counters(deployed: Workspace, server: str, table: pd.DataFrame) -> None:

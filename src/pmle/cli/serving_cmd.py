@@ -224,9 +224,15 @@ def split_(
 
 @tokens_app.command("create")
 @handle_errors
-def token_create(name: Annotated[str, typer.Argument(help="a name for the token")]) -> None:
-    """Create a token; its secret is printed once, here."""
-    secret = open_ws().tokens.create(name)
+def token_create(
+    name: Annotated[str, typer.Argument(help="a name for the token")],
+    role: Annotated[
+        str,
+        typer.Option(help="editor: may act (deploy, splits, retries, exams); viewer: reads"),
+    ] = "editor",
+) -> None:
+    """Create a token; its secret is printed once, here. It signs in to the console too."""
+    secret = open_ws().tokens.create(name, role=role)
     console(stderr=True).print("[dim]store it now; pmle keeps only its hash[/]")
     typer.echo(secret)
 
@@ -241,9 +247,11 @@ def token_list(as_json: JsonOpt = False) -> None:
         return
     from pmle.cli._render import titled_table
 
-    table = titled_table("tokens", [("name", "left"), ("prefix", "left"), ("state", "left")])
+    table = titled_table(
+        "tokens", [("name", "left"), ("prefix", "left"), ("role", "left"), ("state", "left")]
+    )
     for t in items:
-        table.add_row(t.name, t.prefix + "…", "active" if t.active else "revoked")
+        table.add_row(t.name, t.prefix + "…", t.role, "active" if t.active else "revoked")
     console().print(table)
 
 

@@ -332,14 +332,19 @@ class PmleApp:
 
     # -- auth -------------------------------------------------------------------------------
 
-    def _authorize(self, req: Request) -> None:
+    def _authorize(self, req: Request, *, act: bool = True) -> None:
+        """A bearer token that authenticates now; with `act`, one whose role may act
+        (`editor`)."""
         header = req.headers.get(b"authorization", b"")
         scheme, _, token = header.partition(b" ")
         challenge = [(b"www-authenticate", b'Bearer realm="pmle"')]
         if scheme.lower() != b"bearer" or not token:
             raise HttpError(401, "this route needs a bearer token (pmle tokens create)", challenge)
-        if hashlib.sha256(token.strip()).hexdigest() not in self.state.token_hashes:
+        role = self.state.token_roles.get(hashlib.sha256(token.strip()).hexdigest())
+        if role is None:
             raise HttpError(401, "invalid or revoked token", challenge)
+        if act and role != "editor":
+            raise HttpError(403, "this token is a viewer's; acting needs an editor's token")
 
     # -- prediction -------------------------------------------------------------------------
 
@@ -348,7 +353,7 @@ class PmleApp:
     ) -> tuple[LiveDeployment, Any, Any, int]:
         """Pick a deployment, parse with `parse(deployment)`, predict; counts and logs."""
         if self.require_token:
-            self._authorize(req)
+            self._authorize(req, act=False)
         t0 = time.perf_counter()
         live = self.state.endpoint(endpoint)
         dep = live.get(version) if version is not None else live.pick(self.state.rng)

@@ -211,7 +211,7 @@ async def vertex_explain(
     from pmle.server.protocols import instances_of, vertex_predictions
 
     if app.require_token:
-        app._authorize(req)
+        app._authorize(req, act=False)
     body = req.json()
     instances = instances_of(body)
     options = parse_override(body)

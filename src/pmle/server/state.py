@@ -126,6 +126,7 @@ class ServerState:
         self.poll_s = poll_s
         self.endpoints: dict[str, LiveEndpoint] = {}
         self.token_hashes: frozenset[str] = frozenset()
+        self.token_roles: dict[str, str] = {}  # hash → editor | viewer
         self.ready = False
         self.rng = random.Random()
         self._revisions: dict[str, int] = {}
@@ -148,7 +149,8 @@ class ServerState:
     def refresh(self, force: bool = False) -> bool:
         """Load what changed since the last call; whether anything did. Blocking."""
         with self._lock:
-            self.token_hashes = self.ws.tokens.active_hashes()
+            self.token_roles = self.ws.tokens.active_roles()
+            self.token_hashes = frozenset(self.token_roles)
             revisions = self.ws.endpoints.revisions()
             if revisions == self._revisions and not force:
                 return False

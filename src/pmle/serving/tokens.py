@@ -14,12 +14,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pmle._util import check_name, utcnow
-from pmle.errors import AlreadyExists, NotFound
+from pmle.errors import AlreadyExists, InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from pmle.workspace import Workspace
 
 PREFIX = "pmle_"
+#: what a token may do: editors act (deploy, change splits, retry runs, take exams in the
+#: console); viewers read and predict
+ROLES = ("editor", "viewer")
 
 
 def hash_token(secret: str) -> str:
@@ -35,6 +38,7 @@ class TokenInfo:
     prefix: str
     created_at: datetime
     revoked_at: datetime | None
+    role: str = "editor"
 
     @property
     def active(self) -> bool:
@@ -48,6 +52,7 @@ class TokenInfo:
             "prefix": self.prefix,
             "created_at": self.created_at.isoformat(),
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "role": self.role,
         }
 
 
@@ -57,13 +62,16 @@ class Tokens:
     def __init__(self, ws: Workspace) -> None:
         self._ws = ws
 
-    def create(self, name: str) -> str:
-        """A new token named `name`; returns the secret, which is not stored anywhere."""
+    def create(self, name: str, *, role: str = "editor") -> str:
+        """A new token named `name` with a role (`editor`: may act; `viewer`: may read and
+        predict); returns the secret, which is not stored anywhere."""
         import sqlalchemy as sa
 
         from pmle.storage import schema as t
 
         check_name(name, "token name")
+        if role not in ROLES:
+            raise InvalidInput(f"unknown token role {role!r}", hint=f"one of: {', '.join(ROLES)}")
         secret = PREFIX + secrets.token_urlsafe(32)
         with self._ws.engine.begin() as conn:
             if conn.execute(
@@ -76,6 +84,7 @@ class Tokens:
                     token_hash=hash_token(secret),
                     prefix=secret[: len(PREFIX) + 4],
                     created_at=utcnow(),
+                    role=role,
                 )
             )
         return secret
@@ -101,16 +110,22 @@ class Tokens:
 
         with self._ws.engine.connect() as conn:
             rows = conn.execute(sa.select(t.api_tokens).order_by(t.api_tokens.c.name)).all()
-        return [TokenInfo(r.name, r.prefix, r.created_at, r.revoked_at) for r in rows]
+        return [TokenInfo(r.name, r.prefix, r.created_at, r.revoked_at, r.role) for r in rows]
 
     def active_hashes(self) -> frozenset[str]:
         """Hashes of the tokens that authenticate now (what servers poll)."""
+        return frozenset(self.active_roles())
+
+    def active_roles(self) -> dict[str, str]:
+        """Hash → role of the tokens that authenticate now (what servers poll)."""
         import sqlalchemy as sa
 
         from pmle.storage import schema as t
 
         with self._ws.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(t.api_tokens.c.token_hash).where(t.api_tokens.c.revoked_at.is_(None))
+                sa.select(t.api_tokens.c.token_hash, t.api_tokens.c.role).where(
+                    t.api_tokens.c.revoked_at.is_(None)
+                )
             )
-            return frozenset(rows.scalars().all())
+            return {h: role for h, role in rows}

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 
 #: The newest migration; opening a workspace upgrades any older database to it.
-HEAD_REVISION = "0012"
+HEAD_REVISION = "0013"
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
 

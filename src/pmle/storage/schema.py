@@ -208,6 +208,7 @@ api_tokens = Table(
     Column("prefix", String(16), nullable=False),  # shown in listings
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("role", String(16), nullable=False, server_default="editor"),  # editor | viewer
 )
 
 # --- monitoring -------------------------------------------------------------------------------
