@@ -297,6 +297,32 @@ class Workspace:
             **counts,
         }
 
+    def counts(self) -> dict[str, int]:
+        """How many of each resource the workspace holds (one cheap query per kind; what the
+        console's overview shows)."""
+        import sqlalchemy as sa
+
+        from pmle.storage import schema as t
+
+        kinds = {
+            "datasets": sa.select(sa.func.count()).select_from(t.datasets),
+            "models": sa.select(sa.func.count()).select_from(t.models),
+            "model_versions": sa.select(sa.func.count()).select_from(t.model_versions),
+            "endpoints": sa.select(sa.func.count()).select_from(t.endpoints),
+            "pipeline_runs": sa.select(sa.func.count()).select_from(t.pipeline_runs),
+            "pipeline_runs_running": sa.select(sa.func.count())
+            .select_from(t.pipeline_runs)
+            .where(t.pipeline_runs.c.state == "RUNNING"),
+            "experiments": sa.select(sa.func.count()).select_from(t.experiments),
+            "runs": sa.select(sa.func.count()).select_from(t.tracking_runs),
+            "jobs": sa.select(sa.func.count()).select_from(t.training_jobs),
+            "monitors": sa.select(sa.func.count()).select_from(t.monitors),
+            "alerts": sa.select(sa.func.count()).select_from(t.monitor_alerts),
+            "exam_attempts": sa.select(sa.func.count()).select_from(t.exam_attempts),
+        }
+        with self.engine.connect() as conn:
+            return {name: int(conn.execute(q).scalar_one()) for name, q in kinds.items()}
+
     def close(self) -> None:
         """Release pooled database connections."""
         if "engine" in self.__dict__:

@@ -9,6 +9,7 @@ Routes (see `GET /openapi.json`):
 - Open Inference Protocol V2: `/v2`, `/v2/health/{live,ready}`, `/v2/models/{endpoint}
   [/versions/{deployed model id}][/ready | /infer]`.
 - `/metrics` (Prometheus), `/health`, `/openapi.json`.
+- The web console: every other path (`/`, `/models`, …, `/static/…`; see `server.console`).
 
 Mutating routes need a bearer token (`pmle tokens create`); prediction needs one too when the
 server runs with `require_token=True`. Bodies above `max_body_bytes` get 413.
@@ -68,6 +69,24 @@ class HttpError(Exception):
         self.status = status
         self.message = message
         self.headers = headers or []
+
+
+class Raw:
+    """A response body sent as it is, with its type and headers (the console's pages)."""
+
+    __slots__ = ("body", "content_type", "headers", "status")
+
+    def __init__(
+        self,
+        status: int,
+        body: bytes,
+        content_type: bytes = b"text/html; charset=utf-8",
+        headers: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        self.status = status
+        self.body = body
+        self.content_type = content_type
+        self.headers = headers if headers is not None else []
 
 
 class Request:
@@ -251,6 +270,9 @@ class PmleApp:
     ) -> None:
         if isinstance(payload, str):
             body, ctype = payload.encode(), b"text/plain; version=0.0.4; charset=utf-8"
+        elif isinstance(payload, Raw):  # a console page or file
+            body, ctype = payload.body, payload.content_type
+            headers = [*headers, *payload.headers]
         else:
             body, ctype = _json_bytes(payload), b"application/json"
         await send(
@@ -328,6 +350,12 @@ class PmleApp:
                 return await self._v2_infer(req, endpoint, version)
             allow(method, "GET")
             return self._v2_model(endpoint, version, action == "/ready")
+        if not path.startswith(("/v1/", "/v2/")):
+            from pmle.server.console import handle
+
+            reply = await handle(self, req)
+            if reply is not None:
+                return reply.status, reply, []
         raise HttpError(404, f"no route for {path}")
 
     # -- auth -------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""One module per console area; each registers its routes with `@page` / `@action`."""

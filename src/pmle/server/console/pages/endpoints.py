@@ -1,0 +1,1 @@
+"""The console's endpoints pages (being written)."""

@@ -1,0 +1,1 @@
+"""The console's exam pages (being written)."""

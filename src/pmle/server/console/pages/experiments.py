@@ -1,0 +1,1 @@
+"""The console's experiments pages (being written)."""

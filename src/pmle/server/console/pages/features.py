@@ -1,0 +1,1 @@
+"""The console's features pages (being written)."""

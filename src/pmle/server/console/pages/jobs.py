@@ -1,0 +1,1 @@
+"""The console's jobs pages (being written)."""

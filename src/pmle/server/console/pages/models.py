@@ -1,0 +1,1 @@
+"""The console's models pages (being written)."""

@@ -1,0 +1,1 @@
+"""The console's monitors pages (being written)."""

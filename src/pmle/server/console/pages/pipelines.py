@@ -1,0 +1,1 @@
+"""The console's pipelines pages (being written)."""

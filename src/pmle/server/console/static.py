@@ -1,0 +1,48 @@
+"""The console's static files (CSS, JS, the Vega bundles), shipped in the package."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pmle.server.console.router import Reply
+
+if TYPE_CHECKING:
+    from pmle.server.app import Request
+
+ROOT = Path(__file__).resolve().parent / "static"
+TYPES = {
+    ".css": b"text/css; charset=utf-8",
+    ".js": b"text/javascript; charset=utf-8",
+    ".svg": b"image/svg+xml",
+    ".png": b"image/png",
+    ".txt": b"text/plain; charset=utf-8",
+}
+
+
+@cache
+def _read(rel: str) -> tuple[bytes, bytes] | None:
+    path = (ROOT / rel).resolve()
+    if ROOT not in path.parents or not path.is_file() or path.suffix not in TYPES:
+        return None
+    data = path.read_bytes()
+    return data, hashlib.sha256(data).hexdigest()[:16].encode()
+
+
+def version(rel: str) -> str:
+    """A cache-busting suffix for a static file's URL (its content hash)."""
+    found = _read(rel)
+    return found[1].decode() if found else "0"
+
+
+def serve(req: Request) -> Reply:
+    found = _read(req.path.removeprefix("/static/"))
+    if found is None:
+        return Reply(404, b"not found", b"text/plain; charset=utf-8")
+    data, etag = found
+    headers = [(b"etag", b'"' + etag + b'"'), (b"cache-control", b"public, max-age=86400")]
+    if req.headers.get(b"if-none-match", b"").strip(b'"') == etag:
+        return Reply(304, b"", TYPES[Path(req.path).suffix], headers)
+    return Reply(200, data, TYPES[Path(req.path).suffix], headers)
