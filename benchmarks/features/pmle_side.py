@@ -239,8 +239,8 @@ def online(a: argparse.Namespace) -> dict[str, Any]:
     # where a one-key call's time goes, outside the store's read
     out_profile = api_profile(ws, refs, known, now, rng)
 
-    # the same into one chunk: each entity written once (the default run cuts the window into
-    # time chunks, resumable, and writes an entity once per chunk it has events in)
+    # the same into one chunk (the default run writes chunks of entities by key hash,
+    # resumable; each entity once either way)
     store.drop(w.VIEW)
     started = time.perf_counter()
     (one,) = ws.features.materialize([w.VIEW], end=end, chunks=1)

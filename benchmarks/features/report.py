@@ -503,8 +503,8 @@ def build(results: Path) -> str:
         lines.append(
             f"Online store: `ws.features.materialize(['activity'], end=…)` of the "
             f"{ROWS[r['features']]}-row feature table ({w.FEATURE_SIZES[r['features']]:,} "
-            "entities; pmle cuts the window into time chunks and writes each chunk's newest row "
-            "per entity, newer-wins, so an entity is written once per chunk it has events in), "
+            "entities; pmle stages each entity's newest values in one scan of the window, then "
+            "writes them in chunks of entities by key hash, resumable, each entity once), "
             "into a fresh store; then `ws.features.online_features([4 features], rows, now=…)` "
             "for 1 and for 100 random known entities, "
             f"{r['reads']['1']['online_features']['calls']:,} calls each after 50 warm-up "
