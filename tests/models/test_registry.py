@@ -262,3 +262,16 @@ def test_concurrent_registers_get_distinct_versions(ws: Workspace, folder: Path)
         versions = list(pool.map(lambda _: ws.models.register("churn", folder).version, range(8)))
     assert sorted(versions) == list(range(1, 9))
     assert [v.version for v in ws.models.versions("churn") if "default" in v.aliases] == [1]
+
+
+def test_latest_versions_of_many_models_at_once(ws: Workspace, folder: Path) -> None:
+    _register(ws, folder, 3, "churn")
+    _register(ws, folder, 1, "value")
+    ws.models.set_alias("churn@3", "champion")
+    ws.models.set_alias("churn@3", "blue")
+    latest = ws.models.latest_versions(["churn", "value", "nope", "churn"])
+    assert set(latest) == {"churn", "value"}
+    assert latest["churn"].ref == "churn@3" and latest["churn"].aliases == ("blue", "champion")
+    assert latest["value"].ref == "value@1" and latest["value"].aliases == ("default",)
+    assert latest["churn"] == ws.models.get("churn@latest")
+    assert ws.models.latest_versions([]) == {}

@@ -133,3 +133,64 @@ def test_the_view_exists_before_anything_is_logged(ws: Workspace) -> None:
         "prediction",
         "latency_ms",
     ]
+
+
+def test_traffic_per_bucket_and_deployed_model(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from pmle.serving.request_log import traffic
+
+    logger = RequestLogger(tmp_path)
+    before = datetime.now(UTC) - timedelta(seconds=2)
+    for i, (dm, n, ms) in enumerate([("1", 2, 4.0), ("1", 1, 8.0), ("1", 1, 6.0), ("2", 3, 9.0)]):
+        logger.add(
+            endpoint="churn",
+            deployed_model_id=dm,
+            model=f"churn@{dm}",
+            request_id=f"r{i}",
+            instances=[{"x": 1.0}] * n,
+            predictions=[0.5] * n,
+            latency_ms=ms,
+        )
+    logger.add(  # another endpoint's rows are not counted
+        endpoint="value", deployed_model_id="3", model="value@1", request_id="v",
+        instances=[{"x": 1.0}], predictions=[1.0], latency_ms=1.0,
+    )  # fmt: skip
+    logger.flush()
+    found = traffic(tmp_path, "churn", since=before, bucket_s=86400)
+    assert found.complete and found.files == found.files_read == 1 and found.since == before
+    rows = found.rows
+    assert [(r["deployed_model_id"], r["requests"], r["rows"]) for r in rows] == [
+        ("1", 3, 4),
+        ("2", 1, 3),
+    ]
+    assert rows[0]["latency_p50_ms"] == 6.0 and 7.5 < rows[0]["latency_p99_ms"] <= 8.0
+    assert rows[0]["time"] <= before and rows[0]["time"].tzinfo is not None
+    assert traffic(tmp_path, "churn", since=datetime.now(UTC) + timedelta(minutes=1)).rows == []
+    assert traffic(tmp_path, "nothing", since=before).rows == []
+
+
+def test_traffic_reads_at_most_the_newest_files(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from pmle.serving.request_log import traffic
+
+    folder = tmp_path / "churn"
+    logger = RequestLogger(tmp_path)
+    for i in range(3):
+        logger.add(
+            endpoint="churn", deployed_model_id="1", model="churn@1", request_id=str(i),
+            instances=[{"x": 1.0}], predictions=[0.5], latency_ms=1.0,
+        )  # fmt: skip
+        logger.flush()
+        # name the file as written i minutes ago, newest last, as its rows say
+        part = sorted(folder.glob("part-*.parquet"))[-1]
+        stamp = (datetime.now(UTC) - timedelta(minutes=10 - i)).strftime("%Y%m%dT%H%M%S")
+        part.rename(folder / f"part-{stamp}-1-{i:06d}.parquet")
+    since = datetime.now(UTC) - timedelta(hours=1)
+    assert traffic(tmp_path, "churn", since=since).files == 3
+    # the rows carry the time they were logged (now); the file names decide what is read
+    partial = traffic(tmp_path, "churn", since=since, max_files=2)
+    assert (partial.files, partial.files_read, partial.complete) == (3, 2, False)
+    assert partial.since > since + timedelta(minutes=50)
+    assert sum(r["requests"] for r in partial.rows) == 2

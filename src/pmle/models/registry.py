@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -373,6 +374,48 @@ class Registry:
                 .order_by(t.model_versions.c.version)
             ).all()
         return [_version(name, r, aliases.get(r.id, ())) for r in rows]
+
+    def latest_versions(self, names: Sequence[str]) -> dict[str, ModelVersion]:
+        """The newest version of each named model, in two queries whatever their number (for
+        listings); names without versions are left out."""
+        import sqlalchemy as sa
+
+        from pmle.storage import schema as t
+
+        wanted = sorted(set(names))
+        if not wanted:
+            return {}
+        mv = t.model_versions
+        newest = (
+            sa.select(mv.c.model_id, sa.func.max(mv.c.version).label("version"))
+            .group_by(mv.c.model_id)
+            .subquery()
+        )
+        with self._ws.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(mv, t.models.c.name.label("model_name"))
+                .join(t.models, t.models.c.id == mv.c.model_id)
+                .join(
+                    newest,
+                    sa.and_(newest.c.model_id == mv.c.model_id, newest.c.version == mv.c.version),
+                )
+                .where(t.models.c.name.in_(wanted))
+            ).all()
+            aliases: dict[int, list[str]] = {}
+            for r in conn.execute(
+                sa.select(t.model_aliases.c.version_id, t.model_aliases.c.alias).where(
+                    t.model_aliases.c.version_id.in_([r.id for r in rows])
+                )
+            ):
+                aliases.setdefault(r.version_id, []).append(r.alias)
+        return {
+            r.model_name: _version(
+                r.model_name,
+                r,
+                tuple(sorted(aliases.get(r.id, ()), key=lambda a: (a != DEFAULT_ALIAS, a))),
+            )
+            for r in rows
+        }
 
     # -- internals ----------------------------------------------------------------------------
 

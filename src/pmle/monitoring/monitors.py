@@ -383,8 +383,10 @@ class Monitors:
             settle_s=LOG_SETTLE_S if settle_s is None else float(settle_s),
         )
 
-    def runs(self, name: str, limit: int | None = None) -> builtins.list[MonitorRun]:
-        """The monitor's runs, newest first."""
+    def runs(
+        self, name: str, limit: int | None = None, offset: int = 0
+    ) -> builtins.list[MonitorRun]:
+        """The monitor's runs, newest first (`offset` newest ones skipped: pages)."""
         import sqlalchemy as sa
 
         from pmle.storage import schema as t
@@ -399,6 +401,8 @@ class Monitors:
             )
             if limit is not None:
                 q = q.limit(limit)
+            if offset:
+                q = q.offset(max(0, int(offset)))
             rows = conn.execute(q).all()
         return [run_of(name, r) for r in rows]
 
@@ -420,9 +424,9 @@ class Monitors:
         return run_of(name, row)
 
     def alerts(
-        self, name: str | None = None, limit: int | None = 100
+        self, name: str | None = None, limit: int | None = 100, offset: int = 0
     ) -> builtins.list[dict[str, Any]]:
-        """Recorded alerts, newest first (of one monitor, or all)."""
+        """Recorded alerts, newest first (of one monitor, or all; `offset` newest skipped)."""
         import sqlalchemy as sa
 
         from pmle.storage import schema as t
@@ -434,6 +438,8 @@ class Monitors:
             q = q.where(m.c.name == name)
         if limit is not None:
             q = q.limit(limit)
+        if offset:
+            q = q.offset(max(0, int(offset)))
         with self._ws.engine.connect() as conn:
             rows = conn.execute(q).all()
         return [
@@ -450,6 +456,11 @@ class Monitors:
             }
             for r in rows
         ]
+
+    def summaries(self) -> builtins.list[dict[str, Any]]:
+        """Every monitor, by name, with its newest run and its number of alerts, read in a
+        few queries without the baselines or the runs' results (for listings)."""
+        return run_records.summaries(self._ws)
 
     def run_due(self, now: datetime | None = None) -> builtins.list[MonitorRun]:
         """Run every scheduled monitor whose time has come. Each due run is claimed first (its

@@ -147,3 +147,67 @@ def record_alerts(
                 )
             )
     return shipped
+
+
+def summaries(ws: Workspace) -> list[dict[str, Any]]:
+    """Every monitor with its newest run and alert count, in three queries."""
+    import sqlalchemy as sa
+
+    from pmle.storage import schema as t
+
+    m, r, a = t.monitors, t.monitor_runs, t.monitor_alerts
+    with ws.engine.connect() as conn:
+        monitors = conn.execute(
+            sa.select(
+                m.c.id,
+                m.c.name,
+                m.c.description,
+                m.c.endpoint,
+                m.c.model_name,
+                m.c.model_version,
+                m.c.config,
+                m.c.schedule,
+                m.c.next_run_at,
+                m.c.created_at,
+            ).order_by(m.c.name)
+        ).all()
+        newest = sa.select(sa.func.max(r.c.id)).group_by(r.c.monitor_id).scalar_subquery()
+        last = {
+            row.monitor_id: row
+            for row in conn.execute(
+                sa.select(
+                    r.c.id, r.c.monitor_id, r.c.state, r.c.rows, r.c.started_at, r.c.ended_at
+                ).where(r.c.id.in_(newest))
+            )
+        }
+        counts: dict[int, int] = dict(
+            conn.execute(sa.select(a.c.monitor_id, sa.func.count()).group_by(a.c.monitor_id)).all()
+        )
+    out = []
+    for row in monitors:
+        run = last.get(row.id)
+        config = dict(row.config or {})
+        out.append(
+            {
+                "name": row.name,
+                "description": row.description,
+                "endpoint": row.endpoint,
+                "model": f"{row.model_name}@{row.model_version}",
+                "objectives": list(config.get("objectives", [])),
+                "features": len(config.get("features", {})),
+                "schedule": row.schedule,
+                "next_run_at": as_utc(row.next_run_at),
+                "created_at": as_utc(row.created_at),
+                "last_run": None
+                if run is None
+                else {
+                    "id": int(run.id),
+                    "state": run.state,
+                    "rows": int(run.rows),
+                    "started_at": as_utc(run.started_at),
+                    "ended_at": as_utc(run.ended_at),
+                },
+                "alerts": int(counts.get(row.id, 0)),
+            }
+        )
+    return out

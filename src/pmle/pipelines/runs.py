@@ -10,6 +10,7 @@ after) and the workspace's task cache (:class:`~pmle.pipelines.cache.PipelineCac
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import threading
@@ -575,8 +576,11 @@ class Pipelines:
                 self.delete(run.id)
         return old
 
-    def list(self, pipeline: str | None = None) -> list[PipelineRun]:
-        """Runs, newest first (of one pipeline with `pipeline`)."""
+    def list(
+        self, pipeline: str | None = None, *, limit: int | None = None, offset: int = 0
+    ) -> list[PipelineRun]:
+        """Runs, newest first (of one pipeline with `pipeline`); with `limit` / `offset`, one
+        page of them."""
         from sqlalchemy import select
 
         from pmle.storage.schema import pipeline_runs as t
@@ -585,8 +589,21 @@ class Pipelines:
         query = select(t).order_by(t.c.id.desc())
         if pipeline is not None:
             query = query.where(t.c.name == pipeline)
+        if limit is not None:
+            query = query.limit(limit)
+        if offset:
+            query = query.offset(offset)
         with self._ws.engine.connect() as conn:
             return [run_of(row) for row in conn.execute(query)]
+
+    def names(self) -> builtins.list[str]:
+        """The names of the pipelines that have runs, sorted."""
+        from sqlalchemy import select
+
+        from pmle.storage.schema import pipeline_runs as t
+
+        with self._ws.engine.connect() as conn:
+            return list(conn.execute(select(t.c.name).distinct().order_by(t.c.name)).scalars())
 
     def get(self, run_id: int | str) -> PipelineRun:
         """One run by id."""

@@ -13,8 +13,12 @@ import os
 import random
 import threading
 import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from pmle.errors import InvalidInput
 
 VIEW = "prediction_log"
 FLUSH_ROWS = 2000
@@ -55,6 +59,103 @@ def log_view(directory: Path) -> list[tuple[str, str]]:
             if not any(directory.glob("*/*.parquet")):
                 return []
     return [(VIEW, str(directory / "*" / "*.parquet"))]
+
+
+#: the most log files one `traffic` call reads (about a millisecond each)
+TRAFFIC_MAX_FILES = 600
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """Logged requests per time bucket and deployed model (see :func:`traffic`)."""
+
+    rows: list[dict[str, Any]]
+    since: datetime  # the rows cover the logged requests from here on
+    files: int  # log files written in the window asked for
+    files_read: int  # of which the newest ones were read
+
+    @property
+    def complete(self) -> bool:
+        """Whether every log file of the window was read."""
+        return self.files_read == self.files
+
+
+def traffic(
+    directory: Path,
+    endpoint: str,
+    *,
+    since: datetime,
+    bucket_s: int = 60,
+    max_files: int = TRAFFIC_MAX_FILES,
+) -> Traffic:
+    """The logged requests of `endpoint` from `since` on, per time bucket of `bucket_s` seconds
+    and deployed model: `time` (the bucket's start, UTC), `deployed_model_id`, `requests`,
+    `rows` and the median / 99th percentile request latency in ms. These count the *logged*
+    requests only: the share the endpoint's sampling rate kept.
+
+    Only the files written since `since` are read (their names carry the time they were
+    written), at most the newest `max_files` of them; when there are more, the result starts
+    later (`Traffic.since`) and covers that shorter window completely."""
+    import duckdb
+
+    from pmle.storage.warehouse import quote_literal
+
+    if bucket_s < 1:
+        raise InvalidInput(f"bucket_s must be at least 1, got {bucket_s}")
+    if max_files < 1:
+        raise InvalidInput(f"max_files must be at least 1, got {max_files}")
+    start = (since if since.tzinfo is not None else since.replace(tzinfo=UTC)).astimezone(UTC)
+    first = (start - timedelta(seconds=1)).strftime("%Y%m%dT%H%M%S")
+    folder = directory / endpoint
+    found = (
+        [f for f in sorted(folder.glob("part-*.parquet")) if f.name[5:20] >= first]
+        if folder.is_dir()
+        else []
+    )
+    files = found[-max_files:]
+    if len(files) < len(found):
+        # A file holds rows logged up to the second in its name: after the newest file left
+        # out, every row is in the files read.
+        written = datetime.strptime(found[-max_files - 1].name[5:20], "%Y%m%dT%H%M%S")
+        start = max(start, written.replace(tzinfo=UTC) + timedelta(seconds=1))
+    if not files:
+        return Traffic([], start, 0, 0)
+    listed = ", ".join(quote_literal(str(f)) for f in files)
+    sql = f"""
+        WITH r AS (
+            SELECT deployed_model_id, time, count(*) AS n, max(latency_ms) AS ms
+            FROM read_parquet([{listed}])
+            WHERE endpoint = $endpoint AND time >= $start
+            GROUP BY deployed_model_id, request_id, time
+        )
+        SELECT floor(epoch(time) / $bucket) * $bucket AS bucket, deployed_model_id,
+               count(*) AS requests, sum(n) AS rows,
+               quantile_cont(ms, 0.5) AS p50, quantile_cont(ms, 0.99) AS p99
+        FROM r GROUP BY ALL ORDER BY bucket, deployed_model_id
+    """
+    con = duckdb.connect()
+    try:
+        rows = con.execute(
+            sql, {"endpoint": endpoint, "start": start, "bucket": int(bucket_s)}
+        ).fetchall()
+    finally:
+        con.close()
+    return Traffic(
+        [
+            {
+                "time": datetime.fromtimestamp(float(b), UTC),
+                "deployed_model_id": dm,
+                "requests": int(n),
+                "rows": int(r),
+                "latency_p50_ms": float(p50),
+                "latency_p99_ms": float(p99),
+            }
+            for b, dm, n, r, p50, p99 in rows
+        ],
+        start,
+        len(found),
+        len(files),
+    )
 
 
 class RequestLogger:

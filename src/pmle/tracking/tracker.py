@@ -158,10 +158,38 @@ class Tracking:
     ) -> list[RunInfo]:
         """Runs of one or more experiments (all when None) matching `filter` (see
         :mod:`pmle.tracking.search`), newest first unless `order_by` says otherwise."""
-        from pmle.tracking.runs import Run
-
         if max_results is not None and max_results < 1:
             raise InvalidInput("max_results must be at least 1")
+        return self._store.load(self._search(experiment, filter, order_by, max_results, parent))
+
+    def runs_page(
+        self,
+        experiment: str | Sequence[str] | None = None,
+        *,
+        filter: str | None = None,
+        order_by: str | Sequence[str] | None = None,
+        offset: int = 0,
+        limit: int = 50,
+        parent: int | str | Run | None = None,
+    ) -> tuple[int, list[RunInfo]]:
+        """One page of :meth:`runs` — `limit` runs from `offset` on — and how many match in
+        all. The matching ids come from one query; only the page's runs are loaded, in one
+        batch."""
+        if limit < 1 or offset < 0:
+            raise InvalidInput("limit must be at least 1 and offset not negative")
+        ids = self._search(experiment, filter, order_by, None, parent)
+        return len(ids), self._store.load(ids[offset : offset + limit])
+
+    def _search(
+        self,
+        experiment: str | Sequence[str] | None,
+        filter: str | None,
+        order_by: str | Sequence[str] | None,
+        max_results: int | None,
+        parent: int | str | Run | None,
+    ) -> list[int]:
+        from pmle.tracking.runs import Run
+
         names = [experiment] if isinstance(experiment, str) else experiment
         if names is not None:
             known = self._store.experiment_names(names)
@@ -172,8 +200,7 @@ class Tracking:
         if parent is not None:
             parent_id = parent.id if isinstance(parent, Run) else self._store.run_id(parent)
         self._store.recover()
-        ids = self._store.search(names, filter, order_by, max_results, parent_id)
-        return self._store.load(ids)
+        return self._store.search(names, filter, order_by, max_results, parent_id)
 
     def runs_frame(
         self, experiment: str | Sequence[str] | None = None, **kwargs: Any

@@ -408,12 +408,13 @@ class Jobs:
             raise NotFound(f"no training job {key}", hint="pmle jobs list")
         return _job(row)
 
-    def list(self, *, state: str | None = None, limit: int = 50) -> list[Job]:
+    def list(self, *, state: str | None = None, limit: int = 50, offset: int = 0) -> list[Job]:
+        """Jobs, newest first: `limit` of them from `offset` on."""
         import sqlalchemy as sa
 
         self.recover()
         j = t.training_jobs
-        query = sa.select(j).order_by(j.c.id.desc()).limit(limit)
+        query = sa.select(j).order_by(j.c.id.desc()).limit(limit).offset(offset)
         if state is not None:
             query = query.where(j.c.state == state.upper())
         with self._engine.connect() as conn:
