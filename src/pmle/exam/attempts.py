@@ -454,8 +454,9 @@ class Trainer:
                 return attempt
         return None
 
-    def attempts(self, mode: str | None = None) -> list[AttemptInfo]:
-        """Every attempt, newest first (open exams past their deadline are submitted first)."""
+    def attempts(self, mode: str | None = None, *, limit: int | None = None) -> list[AttemptInfo]:
+        """Every attempt (the newest `limit`), newest first (open exams past their deadline are
+        submitted first)."""
         import sqlalchemy as sa
 
         from pmle.storage import schema as t
@@ -475,6 +476,8 @@ class Trainer:
         )
         if mode is not None:
             query = query.where(a.c.mode == mode)
+        if limit is not None:
+            query = query.limit(limit)
         with self._ws.engine.begin() as conn:
             rows = conn.execute(query).all()
         return [

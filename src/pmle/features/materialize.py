@@ -450,11 +450,15 @@ def _decode(blob: bytes, orjson: Any) -> dict[str, Any]:
         return dict(json.loads(blob))
 
 
-def freshness(store: FeatureStore) -> list[Freshness]:
-    """Per view: the newest event in its source, how far it is materialized, and the lag."""
+def freshness(store: FeatureStore, views: Iterable[str] | None = None) -> list[Freshness]:
+    """Per view (every one, or those named): the newest event in its source, how far it is
+    materialized, and the lag."""
     out = []
     online = store.online
+    wanted = None if views is None else set(views)
     for vv in store.views():
+        if wanted is not None and vv.name not in wanted:
+            continue
         view = vv.view
         with store.connect_sources([view]) as con:
             con.execute("SET TimeZone = 'UTC'")

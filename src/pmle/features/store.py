@@ -468,11 +468,12 @@ class FeatureStore:
 
         return online_features(self, list(features), list(entity_rows), **kwargs)
 
-    def freshness(self) -> list[Freshness]:
-        """Per view: the newest event, how far the online store is materialized, the lag."""
+    def freshness(self, views: Iterable[str] | None = None) -> list[Freshness]:
+        """Per view (every one, or those named): the newest event, how far the online store is
+        materialized, the lag."""
         from pmle.features.materialize import freshness
 
-        return freshness(self)
+        return freshness(self, views)
 
     def connect_warehouse(self) -> Any:
         """A read-only warehouse connection (context manager) with dataset views."""

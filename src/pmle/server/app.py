@@ -92,10 +92,11 @@ class Raw:
 class Request:
     """The parts of an HTTP request the handlers use."""
 
-    __slots__ = ("body", "headers", "method", "path", "query")
+    __slots__ = ("body", "headers", "method", "path", "query", "scheme")
 
     def __init__(self, scope: Scope, body: bytes) -> None:
         self.method: str = scope["method"]
+        self.scheme: str = scope.get("scheme", "http")
         self.path: str = scope["path"]
         self.query: bytes = scope.get("query_string", b"")
         self.headers: dict[bytes, bytes] = dict(scope.get("headers") or [])

@@ -115,3 +115,58 @@ def test_require_token_hides_every_page_but_sign_in(
 def test_a_wrong_method_is_405(console: str) -> None:
     r = httpx.post(f"{console}/", data={})
     assert r.status_code == 405
+
+
+def test_sign_in_never_leaves_the_site(ws: Workspace, console: str) -> None:
+    import time
+
+    secret = ws.tokens.create("nav2")
+    time.sleep(0.3)
+    for target in ["/\t/evil.example", "/\\evil.example", "https://evil.example/", "//x", "x"]:
+        r = httpx.post(f"{console}/login", data={"token": secret, "next": target})
+        assert r.status_code == 303 and r.headers["location"].startswith("/?"), target
+    page = httpx.get(f"{console}/login?next=/%09/evil.example")
+    assert 'name="next" value="/"' in page.text
+
+
+def test_the_cookie_is_secure_behind_https(ws: Workspace, console: str) -> None:
+    import time
+
+    secret = ws.tokens.create("tls")
+    time.sleep(0.3)
+    plain = httpx.post(f"{console}/login", data={"token": secret})
+    assert "Secure" not in plain.headers["set-cookie"]
+    assert "HttpOnly" in plain.headers["set-cookie"]
+    tls = httpx.post(
+        f"{console}/login", data={"token": secret}, headers={"x-forwarded-proto": "https"}
+    )
+    assert "; Secure" in tls.headers["set-cookie"]
+
+
+def test_ids_too_long_for_the_database_are_not_found(console: str) -> None:
+    for path in ["/pipelines/runs/", "/experiments/runs/", "/jobs/", "/exam/attempts/"]:
+        r = httpx.get(f"{console}{path}{'9' * 30}")
+        assert r.status_code == 404, path
+
+
+def test_chart_data_cannot_end_its_script_element() -> None:
+    import json
+    import re
+
+    from pmle.server.console import charts
+    from pmle.server.console.render import chart
+
+    evil = "<!--<script></script>&"
+    html = str(chart(charts.bars("t", [{"k": evil, "v": 1}], "k", "v")))
+    body = re.fullmatch(r'.*<script type="application/json" id="spec-\d+">(.*?)</script>.*', html)
+    assert body is not None and "<" not in body.group(1) and "&" not in body.group(1)
+    assert json.loads(body.group(1))["data"]["values"][0]["k"] == evil
+
+
+def test_urls_are_cut_to_their_host() -> None:
+    from pmle.server.console.render import redact_urls
+
+    assert redact_urls("webhook https://hooks.example/T0/B0/secret?k=1") == (
+        "webhook https://hooks.example/…"
+    )
+    assert redact_urls("log /var/log/a.jsonl") == "log /var/log/a.jsonl"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -40,12 +41,23 @@ def chart(spec: dict[str, Any], label: str = "") -> Any:
 
     n = next(_chart_ids)
     data = orjson.dumps(spec, option=orjson.OPT_SERIALIZE_NUMPY).decode()
-    data = data.replace("</", "<\\/")  # never close the script element early
+    # never end (or comment out) the script element early: as Django's json_script does
+    data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     title = label or str(spec.get("title", "chart"))
     return Markup(
         f'<figure class="chart" data-spec="spec-{n}" role="img" aria-label="{escape(title)}">'
         f'<script type="application/json" id="spec-{n}">{data}</script>'
         f"<noscript>{escape(title)}: needs JavaScript</noscript></figure>"
+    )
+
+
+_URL_TAIL = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s?#]+)[^\s]*", re.I)
+
+
+def redact_urls(text: Any) -> str:
+    """URLs cut to their scheme and host: a webhook's path and query often hold its secret."""
+    return _URL_TAIL.sub(
+        lambda m: m.group(1) + ("/…" if len(m.group(0)) > len(m.group(1)) else ""), str(text)
     )
 
 
@@ -107,7 +119,7 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.globals.update(chart=chart, nav=NAV, static_version=static.version)
-    env.filters.update(when=when, num=num, duration=duration)
+    env.filters.update(when=when, num=num, duration=duration, redact_urls=redact_urls)
     return env
 
 

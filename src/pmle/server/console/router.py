@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import hmac
 import importlib
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +27,11 @@ if TYPE_CHECKING:
     from pmle.server.app import PmleApp, Request
     from pmle.workspace import Workspace
 
+log = logging.getLogger("pmle.server.console")
+
 COOKIE = "pmle_console"
+#: an id in a route: at most 18 digits, so it always fits a 64-bit integer (longer is a 404)
+ID = r"\d{1,18}"
 PAGE_MODULES = (
     "overview",
     "session",
@@ -259,7 +264,26 @@ async def handle(app: PmleApp, req: Request) -> Reply | None:
         if route.method == "POST":  # show what went wrong on the page the form came from
             return redirect(_referer_path(req) or "/", f"Error: {exc}")
         return _error(c, exc.status, str(exc))
+    except Exception:  # a bug: an HTML page, the details in the server's log only
+        log.exception("console error on %s %s", req.method, req.path)
+        return _error(c, 500, "Internal error: the server's log has the details.")
     return reply
+
+
+def is_id(text: str) -> bool:
+    """Digits that fit a 64-bit id (what `ID` matches)."""
+    return text.isdigit() and len(text) <= 18
+
+
+def safe_next(value: str) -> str:
+    """`value` when it is a path on this site, else `/` (never another site, whatever the
+    browser makes of control characters, backslashes or a scheme-relative URL)."""
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value) or "\\" in value:
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//"):
+        return "/"
+    return value
 
 
 def _here(req: Request) -> str:
@@ -271,7 +295,8 @@ def _referer_path(req: Request) -> str:
     if not ref:
         return "/"
     parts = urlsplit(ref.decode("latin-1"))
-    return quote(parts.path or "/", safe="/@:-_.~") + (f"?{parts.query}" if parts.query else "")
+    path = quote(parts.path or "/", safe="/@:-_.~") + (f"?{parts.query}" if parts.query else "")
+    return safe_next(path)
 
 
 def _error(c: Ctx, status: int, message: str) -> Reply:

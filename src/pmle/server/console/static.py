@@ -23,12 +23,23 @@ TYPES = {
 
 
 @cache
-def _read(rel: str) -> tuple[bytes, bytes] | None:
-    path = (ROOT / rel).resolve()
-    if ROOT not in path.parents or not path.is_file() or path.suffix not in TYPES:
-        return None
-    data = path.read_bytes()
+def _files() -> dict[str, Path]:
+    """The files there are (a fixed set: a request never adds to any cache)."""
+    return {
+        p.relative_to(ROOT).as_posix(): p
+        for p in ROOT.rglob("*")
+        if p.is_file() and p.suffix in TYPES
+    }
+
+
+@cache
+def _load(rel: str) -> tuple[bytes, bytes]:
+    data = _files()[rel].read_bytes()
     return data, hashlib.sha256(data).hexdigest()[:16].encode()
+
+
+def _read(rel: str) -> tuple[bytes, bytes] | None:
+    return _load(rel) if rel in _files() else None
 
 
 def version(rel: str) -> str:

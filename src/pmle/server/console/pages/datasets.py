@@ -8,7 +8,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from pmle.errors import InvalidInput
-from pmle.server.console.router import Ctx, Reply, page
+from pmle.server.console.router import Ctx, Reply, is_id, page
 
 if TYPE_CHECKING:
     from markupsafe import Markup
@@ -50,7 +50,9 @@ def datasets(c: Ctx) -> Reply:
 def dataset(c: Ctx, name: str) -> Reply:
     ws = c.ws
     version = c.arg("version")
-    if version and not version.isdigit():
+    if version == "latest":
+        version = ""
+    if version and not is_id(version):
         raise InvalidInput(f"bad version {version!r}", hint="write ?version=3")
     dv = ws.datasets.get(f"{name}@{version}" if version else name)
     versions = list(reversed(ws.datasets.versions(name)))

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from pmle.errors import InvalidInput
 from pmle.server.console.pages.models import pager, percent, refresh_server
-from pmle.server.console.router import Ctx, Reply, action, page, redirect
+from pmle.server.console.router import Ctx, Reply, action, is_id, page, redirect
 
 if TYPE_CHECKING:
     from pmle.serving.endpoints import EndpointInfo
@@ -101,7 +101,7 @@ def deploy(c: Ctx, name: str) -> Reply:
 @action(f"/endpoints/{NAME}/undeploy")
 def undeploy(c: Ctx, name: str) -> Reply:
     dm_id = c.field("deployed_model_id").strip()
-    if not dm_id.isdigit():
+    if not is_id(dm_id):
         raise InvalidInput("choose the deployed model to undeploy")
     model = c.ws.endpoints.get(name).deployed(dm_id).model
     c.ws.endpoints.undeploy(name, dm_id)

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from pmle.exam.labs import Lab
 
 PAGE_SIZE = 50
-ATTEMPT = r"/exam/attempts/(?P<attempt_id>\d+)"
+ATTEMPT = r"/exam/attempts/(?P<attempt_id>\d{1,18})"
 LAB = r"/exam/labs/(?P<lab_id>[a-z0-9][a-z0-9-]{0,63})"
 REVIEW_LABELS = {"all": "All", "wrong": "Wrong", "flagged": "Flagged"}
 
@@ -186,11 +186,6 @@ def _question_page(c: Ctx, attempt: Attempt, position: int) -> Reply:
         raise InvalidInput(
             f"attempt {attempt.id} has questions 1 to {len(attempt.questions)}, not {position + 1}"
         )
-    if c.can_act:  # the candidate is looking at this question now: its time counts
-        try:
-            attempt.goto(position)
-        except Conflict as exc:
-            return _after_conflict(c, attempt, exc)
     q = attempt.questions[position]
     feedback = None
     if attempt.mode == "practice" and q.answer is not None:
@@ -222,7 +217,7 @@ def attempt_page(c: Ctx, attempt_id: str) -> Reply:
     return _result_page(c, attempt)
 
 
-@page(ATTEMPT + r"/q/(?P<number>\d+)")
+@page(ATTEMPT + r"/q/(?P<number>\d{1,18})")
 def question_page(c: Ctx, attempt_id: str, number: str) -> Reply:
     attempt = _attempt(c, attempt_id)
     if not attempt.is_open:
@@ -230,7 +225,7 @@ def question_page(c: Ctx, attempt_id: str, number: str) -> Reply:
     return _question_page(c, attempt, int(number) - 1)
 
 
-@action(ATTEMPT + r"/q/(?P<number>\d+)")
+@action(ATTEMPT + r"/q/(?P<number>\d{1,18})")
 def question_action(c: Ctx, attempt_id: str, number: str) -> Reply:
     """The question form: saves the choice (or, in practice, checks it), then does `op`:
     next / prev / go:N / flag / unflag / finish / leave / save."""
@@ -275,9 +270,11 @@ def question_action(c: Ctx, attempt_id: str, number: str) -> Reply:
             )
         elif op != "save":
             raise InvalidInput(f"unknown step {op!r}")
+        target = max(0, min(len(attempt.questions) - 1, target))
+        if target != position:  # the candidate moves on: the time counts for the next one
+            attempt.goto(target)
     except Conflict as exc:
         return _after_conflict(c, attempt, exc)
-    target = max(0, min(len(attempt.questions) - 1, target))
     return redirect(_url(attempt, target), notice)
 
 
@@ -457,6 +454,6 @@ def lab_check(c: Ctx, lab_id: str) -> Reply:
     from pmle.exam.labs import check, lab
 
     found = lab(lab_id)
-    folder = c.field("folder").strip() or str(_lab_folder(c, lab_id)[0])
+    folder = str(_lab_folder(c, lab_id)[0])  # never a path from the form
     checks = check(lab_id, folder)
     return _lab_page(c, found, folder, checks)

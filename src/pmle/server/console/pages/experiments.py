@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlencode
 
 from pmle.errors import InvalidInput, NotFound
 from pmle.server.console.pages.pipelines import pager, whole_x
-from pmle.server.console.router import Ctx, Reply, page
+from pmle.server.console.router import Ctx, Reply, is_id, page
 
 if TYPE_CHECKING:
     from pmle.tracking.records import RunInfo
@@ -54,7 +54,7 @@ def experiments(c: Ctx) -> Reply:
     )
 
 
-@page(r"/experiments/runs/(?P<run_id>\d+)")
+@page(r"/experiments/runs/(?P<run_id>\d{1,18})")
 def run_page(c: Ctx, run_id: str) -> Reply:
     from pmle.server.console import charts
     from pmle.server.console.dag import Node, svg
@@ -104,7 +104,7 @@ def _tag_links(tags: dict[str, str]) -> dict[str, str]:
     if model:
         links["pmle.model"] = f"/models/{model.partition('@')[0]}"
     job = tags.get("pmle.job_id")
-    if job and job.isdigit():
+    if job and is_id(job):
         links["pmle.job_id"] = f"/jobs/{job}"
     study = tags.get("pmle.study")
     if study:
@@ -168,7 +168,7 @@ def _compare_ids(c: Ctx) -> list[int]:
             part = part.strip()
             if not part:
                 continue
-            if not part.isdigit():
+            if not is_id(part):
                 raise InvalidInput(f"runs are named by their ids, not {part!r}")
             if int(part) not in ids:
                 ids.append(int(part))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pmle.errors import InvalidInput
 from pmle.server.console.pages.datasets import pages
-from pmle.server.console.router import Ctx, Reply, action, page, redirect
+from pmle.server.console.router import Ctx, Reply, action, is_id, page, redirect
 
 if TYPE_CHECKING:
     from pmle.features.materialize import Freshness, MaterializationRun
@@ -60,7 +60,7 @@ def features(c: Ctx) -> Reply:
         entities=store.entities(),
         views=shown,
         pager=pager,
-        freshness=_freshness_rows(c, store.freshness()),
+        freshness=_freshness_rows(c, store.freshness([vv.name for vv in shown])),
     )
 
 
@@ -70,14 +70,14 @@ def feature_view(c: Ctx, view: str) -> Reply:
 
     store = c.ws.features
     wanted = c.arg("version")
-    if wanted and not wanted.isdigit():
+    if wanted and not is_id(wanted):
         raise InvalidInput(f"bad version {wanted!r}", hint="write ?version=3")
     vv = store.view(view, int(wanted) if wanted else None)
     versions = list(reversed(store.versions(vv.name)))
     current = versions[0].version if versions else vv.version
     materializations = runs(store, vv.name)
     pager = pages(len(materializations), c.int_arg("page", 1, lo=1))
-    fresh = [f for f in store.freshness() if f.view == vv.name]
+    fresh = store.freshness([vv.name])
     entities = {e.name: e for e in store.entities()}
     return c.render(
         "features_detail.html",

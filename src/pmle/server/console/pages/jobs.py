@@ -54,7 +54,7 @@ def jobs(c: Ctx) -> Reply:
     )
 
 
-@page(r"/jobs/(?P<job_id>\d+)")
+@page(r"/jobs/(?P<job_id>\d{1,18})")
 def job_page(c: Ctx, job_id: str) -> Reply:
     from pmle.training.jobs import command_line
 
@@ -62,7 +62,7 @@ def job_page(c: Ctx, job_id: str) -> Reply:
     return c.render("jobs_job.html", job=job, command=command_line(job), log=tail(job.log_path))
 
 
-@action(r"/jobs/(?P<job_id>\d+)/cancel")
+@action(r"/jobs/(?P<job_id>\d{1,18})/cancel")
 def cancel(c: Ctx, job_id: str) -> Reply:
     job = c.ws.jobs.cancel(job_id)
     return redirect(f"/jobs/{job.id}", f"Job {job.id} is {job.state}.")

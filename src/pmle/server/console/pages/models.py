@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from pmle.errors import InvalidInput, NotFound
-from pmle.server.console.router import Ctx, Reply, action, page, redirect
+from pmle.server.console.router import Ctx, Reply, action, is_id, page, redirect
 
 if TYPE_CHECKING:
     from markupsafe import Markup
@@ -158,7 +158,7 @@ def delete_alias(c: Ctx, name: str) -> Reply:
     c.ws.models.delete_alias(name, alias)
     back = c.field("version").strip()
     return redirect(
-        model_href(name, int(back) if back.isdigit() else None),
+        model_href(name, int(back) if is_id(back) else None),
         f"Alias {alias} deleted from model {name}.",
     )
 
@@ -199,7 +199,7 @@ def _artifact_href(uri: str | None) -> str | None:
     if not uri or not uri.startswith("pmle://"):
         return None
     parts = uri[len("pmle://") :].split("/")
-    if len(parts) == 4 and parts[2] == "versions" and parts[3].isdigit():
+    if len(parts) == 4 and parts[2] == "versions" and is_id(parts[3]):
         if parts[0] == "datasets":
             return f"/datasets/{quote(parts[1])}?version={parts[3]}"
         if parts[0] == "models":
@@ -209,8 +209,9 @@ def _artifact_href(uri: str | None) -> str | None:
 
 def _execution_href(kind: str, name: str | None, props: dict[str, Any]) -> str | None:
     if kind == "PipelineTask" and props.get("run_id") is not None:
-        task = quote(str(props.get("task", "")))
-        return f"/pipelines/runs/{quote(str(props['run_id']))}#task-{task}"
+        from pmle.server.console.pages.pipelines import _slug
+
+        return f"/pipelines/runs/{quote(str(props['run_id']))}#{_slug(str(props.get('task', '')))}"
     if kind == "ExperimentRun" and name and "/" in name:
         return f"/experiments/{quote(name.split('/', 1)[0])}"
     return None

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from pmle.errors import InvalidInput, NotFound
 from pmle.server.console.pages.datasets import pages
-from pmle.server.console.router import Ctx, Reply, action, page, redirect
+from pmle.server.console.router import Ctx, Reply, action, is_id, page, redirect
 
 if TYPE_CHECKING:
     from pmle.monitoring.records import MonitorInfo, MonitorRun
@@ -18,7 +18,7 @@ PER_PAGE = 50
 #: Runs the distance chart spans (the newest).
 CHART_RUNS = 100
 NAME = r"(?P<name>[^/]+)"
-RUN = r"(?P<run_id>\d+)"
+RUN = r"(?P<run_id>\d{1,18})"
 
 
 @page("/monitors")
@@ -76,15 +76,16 @@ def _thresholds(info: MonitorInfo) -> dict[str, float]:
 
 def _sinks(info: MonitorInfo) -> list[str]:
     from pmle.monitoring.sinks import sink_summary
+    from pmle.server.console.render import redact_urls
 
-    return [str(sink_summary(s)) for s in info.config.get("sinks", [])]
+    return [redact_urls(sink_summary(s)) for s in info.config.get("sinks", [])]
 
 
 def _selected_run(c: Ctx, name: str, history: list[MonitorRun]) -> MonitorRun | None:
     """The run asked for (`?run=ID`), else the newest that measured something."""
     wanted = c.arg("run")
     if wanted:
-        if not wanted.isdigit():
+        if not is_id(wanted):
             raise InvalidInput(f"bad run id {wanted!r}")
         return c.ws.monitors.get_run(name, int(wanted))
     for run in history:

@@ -9,11 +9,11 @@ from pmle.server.console.router import Ctx, Reply, page
 def overview(c: Ctx) -> Reply:
     ws = c.ws
     counts = ws.counts()
-    runs = ws.pipelines.list()[:5]
+    runs = ws.pipelines.list(limit=5)
     alerts = ws.monitors.alerts(limit=5)
     endpoints = ws.endpoints.list()
     views = ws.features.views()
-    attempts = ws.exam.attempts()[:3]
+    attempts = ws.exam.attempts(limit=3)
     return c.render(
         "overview.html",
         counts=counts,

@@ -244,7 +244,7 @@ def _timings(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-@page(r"/pipelines/runs/(?P<run_id>\d+)")
+@page(r"/pipelines/runs/(?P<run_id>\d{1,18})")
 def run_page(c: Ctx, run_id: str) -> Reply:
     ws = c.ws
     run = ws.pipelines.get(run_id)
@@ -296,7 +296,7 @@ def run_page(c: Ctx, run_id: str) -> Reply:
     )
 
 
-@action(r"/pipelines/runs/(?P<run_id>\d+)/retry")
+@action(r"/pipelines/runs/(?P<run_id>\d{1,18})/retry")
 def retry(c: Ctx, run_id: str) -> Reply:
     """Retry a failed or cancelled run. It runs on in the server, in the background: the
     request waits until the run is claimed (RUNNING again) or has ended, then shows it."""
@@ -332,7 +332,7 @@ def retry(c: Ctx, run_id: str) -> Reply:
     return redirect(where, f"Retrying run {before.id} (attempt {now.attempt}).")
 
 
-@action(r"/pipelines/runs/(?P<run_id>\d+)/cancel")
+@action(r"/pipelines/runs/(?P<run_id>\d{1,18})/cancel")
 def cancel(c: Ctx, run_id: str) -> Reply:
     run = c.ws.pipelines.cancel(run_id, wait_s=10.0)
     return redirect(f"/pipelines/runs/{run.id}", f"Run {run.id} is {run.state}.")

@@ -56,25 +56,42 @@
     };
   }
 
+  function drawChart(fig) {
+    var spec = JSON.parse(document.getElementById(fig.getAttribute("data-spec")).textContent);
+    spec.config = chartConfig();
+    var target = fig.querySelector(".vega-target");
+    if (!target) {
+      target = document.createElement("div");
+      target.className = "vega-target";
+      fig.appendChild(target);
+    }
+    return window.vegaEmbed(target, spec, { actions: false, renderer: "svg" }).then(function () {
+      fig.setAttribute("data-rendered", "1");
+    }).catch(function (err) {
+      target.textContent = "chart error: " + err.message;
+    });
+  }
+
+  function inView(fig) {
+    var box = fig.getBoundingClientRect();
+    return box.top < window.innerHeight && box.bottom > 0;
+  }
+
+  // The charts on screen first, all at once; the rest one per task afterwards, so that a page
+  // with many charts (a dataset's columns) is usable before the last one is drawn.
   function renderCharts() {
-    var figures = document.querySelectorAll("figure.chart[data-spec]");
+    var figures = Array.prototype.slice.call(document.querySelectorAll("figure.chart[data-spec]"));
     if (!figures.length) return;
+    var seen = figures.filter(inView);
+    var later = figures.filter(function (f) { return !inView(f); });
     loadVega().then(function () {
-      figures.forEach(function (fig) {
-        var spec = JSON.parse(document.getElementById(fig.getAttribute("data-spec")).textContent);
-        spec.config = chartConfig();
-        var target = fig.querySelector(".vega-target");
-        if (!target) {
-          target = document.createElement("div");
-          target.className = "vega-target";
-          fig.appendChild(target);
-        }
-        window.vegaEmbed(target, spec, { actions: false, renderer: "svg" }).then(function () {
-          fig.setAttribute("data-rendered", "1");
-        }).catch(function (err) {
-          target.textContent = "chart error: " + err.message;
-        });
-      });
+      return Promise.all(seen.map(drawChart));
+    }).then(function () {
+      (function next() {
+        var fig = later.shift();
+        if (!fig) return;
+        drawChart(fig).then(function () { setTimeout(next, 0); });
+      })();
     }).catch(function (err) {
       figures.forEach(function (fig) { fig.append("charts unavailable: " + err.message); });
     });
