@@ -292,7 +292,8 @@ def serve(
         ),
     ] = False,
 ) -> None:
-    """Serve every endpoint of the workspace (Vertex AI, KServe V1 and V2 routes, /metrics)."""
+    """Serve every endpoint of the workspace (Vertex AI, KServe V1 and V2 routes, /metrics)
+    and the web console at / (sign in with a token from `pmle tokens create` to act)."""
     from pmle.server.run import serve as run_server
 
     ws = open_ws()
@@ -301,6 +302,10 @@ def serve(
     err.print(
         f"serving {len(ws.endpoints.list())} endpoint(s) of {ws.root} on http://{host}:{port} "
         f"with {scale} — Ctrl-C stops"
+    )
+    err.print(
+        f"console: http://{host}:{port}/ (sign in with a token to act: "
+        "pmle tokens create NAME [--role viewer])"
     )
     run_server(
         str(ws.root) if state.workspace is None else state.workspace,

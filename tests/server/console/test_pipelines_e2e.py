@@ -8,11 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from pmle.workspace import Workspace
-
-pytest.importorskip("kfp")
 
 FLAKY = """
 from kfp import dsl

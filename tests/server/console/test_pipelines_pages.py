@@ -15,8 +15,6 @@ import pytest
 
 from pmle.workspace import Workspace
 
-pytest.importorskip("kfp")
-
 # `flaky` fails until its marker file exists and logs markup that must come out escaped;
 # `first` before it, `last` after it.
 FLAKY = """
