@@ -199,23 +199,8 @@ def card(
 ) -> None:
     """Print the model card of an AutoML model, with its fairness reports (`pmle fairness`)."""
     from pmle.automl.card import to_html
-    from pmle.errors import NotFound
-    from pmle.monitoring.fairness_metrics import card_section
 
-    ws = open_ws()
-    mv = ws.models.get(ref)
-    path = ws.models.path(mv.ref) / "model_card.md"
-    reports = ws.fairness.for_card(mv.ref)
-    if path.is_file():
-        text = path.read_text(encoding="utf-8")
-    elif reports:  # any model measured for fairness has at least that part of a card
-        text = f"# Model card: {mv.ref}\n"
-    else:
-        raise NotFound(
-            f"{ref} has no model card",
-            hint="model cards come with AutoML models; `pmle fairness` adds a fairness section",
-        )
-    text = text.rstrip("\n") + "\n\n" + card_section(reports)
+    text = open_ws().fairness.model_card(ref)
     if html:
         typer.echo(to_html(text))
     else:

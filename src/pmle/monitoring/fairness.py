@@ -174,6 +174,25 @@ class Fairness:
                 out.append(report)
         return out
 
+    def model_card(self, model_ref: str) -> str:
+        """The model card of a version as Markdown: the one AutoML wrote (if any) with the
+        fairness section of its newest reports; NotFound when it has neither."""
+        from pmle.monitoring.fairness_metrics import card_section
+
+        mv = self._ws.models.get(model_ref)
+        path = self._ws.models.path(mv.ref) / "model_card.md"
+        reports = self.for_card(mv.ref)
+        if path.is_file():
+            text = path.read_text(encoding="utf-8")
+        elif reports:  # any model measured for fairness has at least that part of a card
+            text = f"# Model card: {mv.ref}\n"
+        else:
+            raise NotFound(
+                f"{model_ref} has no model card",
+                hint="model cards come with AutoML models; `pmle fairness` adds a fairness section",
+            )
+        return text.rstrip("\n") + "\n\n" + card_section(reports)
+
     # -- internals ------------------------------------------------------------------------------
 
     def _store(self, report: FairnessReport, name: str, version: int) -> FairnessReport:

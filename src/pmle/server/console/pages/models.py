@@ -118,25 +118,12 @@ def model_detail(c: Ctx, name: str) -> Reply:
     )
 
 
-@page(f"/models/{NAME}/versions/(?P<version>[0-9]+)/card")
+@page(rf"/models/{NAME}/versions/(?P<version>\d{{1,18}})/card")
 def model_card(c: Ctx, name: str, version: str) -> Reply:
     """The AutoML model card of a version, with its fairness section (`pmle automl card`)."""
     from pmle.automl.card import to_html
-    from pmle.monitoring.fairness_metrics import card_section
 
-    mv = c.ws.models.get(f"{name}@{version}")
-    reports = c.ws.fairness.for_card(mv.ref)
-    if "model_card.md" in c.ws.artifacts.read_tree(mv.tree_key):
-        text = (c.ws.models.path(mv.ref) / "model_card.md").read_text(encoding="utf-8")
-    elif reports:
-        text = f"# Model card: {mv.ref}\n"
-    else:
-        raise NotFound(
-            f"{mv.ref} has no model card",
-            hint="model cards come with AutoML models; `pmle fairness` adds a fairness section",
-        )
-    text = text.rstrip("\n") + "\n\n" + card_section(reports)
-    return Reply(200, to_html(text).encode())
+    return Reply(200, to_html(c.ws.fairness.model_card(f"{name}@{version}")).encode())
 
 
 # -- actions ---------------------------------------------------------------------------------
