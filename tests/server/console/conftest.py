@@ -43,9 +43,11 @@ def _csrf_of(html: str) -> str:
     return m.group(1)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Chromium (Debian's package) driven by Playwright; one per test process."""
+    """Chromium (Debian's package) driven by Playwright; one per test module. Not longer:
+    Playwright's sync API keeps an event loop running in this thread while it is started,
+    so a later test elsewhere calling `asyncio.run()` would fail."""
     if shutil.which(CHROMIUM) is None and not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run installs it)")
     from playwright.sync_api import sync_playwright
