@@ -85,3 +85,24 @@ def test_pmle_start_run_opens_the_workspace(ws: Workspace, monkeypatch) -> None:
     info = ws.tracking.run("quick/one")
     assert info.status == "FINISHED" and info.params == {"a": "1"}
     assert os.environ["PMLE_WORKSPACE"] == str(ws.root)
+
+
+def test_histories_of_many_runs_in_one_query(ws: Workspace) -> None:
+    import math
+
+    refs = []
+    for n in range(3):
+        with ws.tracking.start_run("many", f"r{n}") as run:
+            for step in range(4):
+                run.log_metrics({"loss": 1 / (step + 1 + n), "acc": step * 0.1}, step=step)
+            run.log_metric("gap", float("nan"))
+            refs.append(run.id)
+    got = ws.tracking.histories(refs)
+    assert list(got) == [f"many/r{n}" for n in range(3)]
+    for n, ref in enumerate(refs):
+        curves = got[f"many/r{n}"]
+        assert sorted(curves) == ["acc", "gap", "loss"]
+        for key in ("acc", "loss"):
+            assert curves[key] == ws.tracking.metric_history(ref, key)
+        assert len(curves["gap"]) == 1 and math.isnan(curves["gap"][0].value)
+    assert ws.tracking.histories([]) == {}

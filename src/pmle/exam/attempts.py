@@ -15,6 +15,7 @@ Every time comes from the trainer's `clock` (epoch seconds), so tests can move t
 
 from __future__ import annotations
 
+import itertools
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -526,18 +527,38 @@ class Trainer:
 
     def history(self, blueprint_id: str = DEFAULT) -> list[HistoryEntry]:
         """Submitted mock exams of a blueprint, oldest first, scored overall and per section."""
+        import sqlalchemy as sa
+
+        from pmle.storage import schema as t
+
         bp = blueprint(blueprint_id)
+        self._expire_overdue()
+        a, r = t.exam_attempts, t.exam_responses
+        query = (  # every response of every submitted exam, in one query
+            sa.select(a.c.id, a.c.submitted_at, r.c.item_id, r.c.answer)
+            .join(r, r.c.attempt_id == a.c.id)
+            .where(a.c.mode == "exam", a.c.blueprint == bp.id, a.c.submitted_at.is_not(None))
+            .order_by(a.c.id, r.c.position)
+        )
+        with self._ws.engine.begin() as conn:
+            rows = conn.execute(query).all()
+        items = self.items
         entries: list[HistoryEntry] = []
-        for info in reversed(self.attempts("exam")):
-            if info.blueprint != bp.id or info.is_open:
-                continue
-            result = self.attempt(info.id).result()
+        for attempt_id, group in itertools.groupby(rows, key=lambda row: row.id):
+            responses = list(group)
+            scored = [
+                (items[row.item_id], row.answer)
+                for row in responses
+                if row.item_id in items and items[row.item_id].key
+            ]
+            answers = {item.id: tuple(answer or ()) for item, answer in scored}
+            result = score(bp, [item for item, _ in scored], answers)
             entries.append(
                 HistoryEntry(
-                    info.id,
-                    info.submitted_at or 0.0,
-                    result.score.percent,
-                    dict(result.score.by_section),
+                    attempt_id,
+                    responses[0].submitted_at or 0.0,
+                    result.percent,
+                    dict(result.by_section),
                 )
             )
         return entries

@@ -523,16 +523,26 @@ class TrackingStore:
         nan = float("nan")
         return [MetricPoint(s, nan if v is None else v, ts) for s, v, ts in rows]
 
-    def metric_keys(self, run_id: int) -> list[str]:
+    def histories(self, run_ids: Sequence[int]) -> dict[tuple[int, str], list[MetricPoint]]:
+        """Every metric curve of the runs, in one query: {(run id, key): points by step}."""
         import sqlalchemy as sa
 
-        m = t.run_latest_metrics
+        m = t.run_metrics
+        out: dict[tuple[int, str], list[MetricPoint]] = {}
+        if not run_ids:
+            return out
+        query = (
+            sa.select(m.c.run_id, m.c.key, m.c.step, m.c.value, m.c.timestamp)
+            .where(m.c.run_id.in_(list(run_ids)))
+            .order_by(m.c.run_id, m.c.key, m.c.step, m.c.timestamp)
+        )
+        nan = float("nan")
         with self._engine.connect() as conn:
-            return list(
-                conn.execute(
-                    sa.select(m.c.key).where(m.c.run_id == run_id).order_by(m.c.key)
-                ).scalars()
-            )
+            for run_id, key, step, value, ts in conn.execute(query):
+                out.setdefault((run_id, key), []).append(
+                    MetricPoint(step, nan if value is None else value, ts)
+                )
+        return out
 
 
 def execution_of_run(conn: Connection, run_id: int) -> int | None:

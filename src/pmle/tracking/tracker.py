@@ -250,14 +250,26 @@ class Tracking:
         from pmle.tracking.runs import Run
 
         infos = [self.run(r.id if isinstance(r, Run) else r) for r in refs]
+        curves = self._store.histories([info.id for info in infos])
         out: dict[str, dict[str, list[MetricPoint]]] = {}
         for info in infos:
-            for key in keys if keys is not None else self._store.metric_keys(info.id):
-                points = self._store.history(info.id, key)
+            for key in keys if keys is not None else sorted(info.metrics):
+                points = curves.get((info.id, key), [])
                 if keys is None and len(points) < 2:
                     continue
                 out.setdefault(key, {})[info.ref] = points
         return out
+
+    def histories(self, refs: Sequence[int | str | Run]) -> dict[str, dict[str, list[MetricPoint]]]:
+        """{run ref: {metric: points by step}} for every metric of the runs (one query)."""
+        from pmle.tracking.runs import Run
+
+        infos = [self.run(r.id if isinstance(r, Run) else r) for r in refs]
+        curves = self._store.histories([info.id for info in infos])
+        return {
+            info.ref: {key: curves.get((info.id, key), []) for key in sorted(info.metrics)}
+            for info in infos
+        }
 
 
 def frame_of(runs: Sequence[RunInfo]) -> pd.DataFrame:

@@ -126,6 +126,7 @@ def _add(
     graph: LineageGraph, nodes: dict[str, Any], edges: list[tuple[str, str]], root: int
 ) -> None:
     from pmle.server.console.dag import Node
+    from pmle.server.console.pages.models import _execution_href
 
     for art in graph.artifacts.values():
         key = f"a{art.id}"
@@ -142,7 +143,11 @@ def _add(
         if key not in nodes:
             state = {"COMPLETE": "succeeded", "FAILED": "failed", "CACHED": "cached"}
             nodes[key] = Node(
-                key, ex.type, ex.name or ex.state, state.get(ex.state, ex.state.lower())
+                key,
+                ex.type,
+                ex.name or ex.state,
+                state.get(ex.state, ex.state.lower()),
+                _execution_href(ex.type, ex.name, ex.properties),
             )
     for e in graph.events:
         if e.artifact_id not in graph.artifacts or e.execution_id not in graph.executions:

@@ -63,8 +63,9 @@ def run_page(c: Ctx, run_id: str) -> Reply:
     info = tracking.run(int(run_id))
     curves: list[dict[str, Any]] = []
     steps: dict[str, int] = {}
+    history = tracking.histories([info.id]).get(info.ref, {})  # one query for every curve
     for key in sorted(info.metrics):
-        points = tracking.metric_history(info.id, key)
+        points = history.get(key, [])
         steps[key] = len(points)
         if len(points) > 1 and len(curves) < MAX_CURVES:
             rows = [{"step": p.step, "value": _finite(p.value)} for p in points]
