@@ -319,7 +319,8 @@ def demo(
         f'[bold]pmle data list[/], [bold]pmle models show churn[/], [bold]pmle sql "{query}"[/], '
         "[bold]pmle pipelines list[/], [bold]pmle endpoints describe churn[/], "
         "[bold]pmle monitors show churn-drift[/], [bold]pmle features list[/], "
-        "[bold]pmle serve[/]"
+        "[bold]pmle serve[/] (the web console at http://127.0.0.1:8080/; "
+        "[bold]pmle tokens create me[/] to sign in and act)"
     )
 
 
