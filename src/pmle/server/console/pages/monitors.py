@@ -208,13 +208,13 @@ def report(c: Ctx, name: str, run_id: str) -> Reply:
     )
 
 
-@page(f"/monitors/{NAME}/runs/{RUN}/report.png")
+@page(rf"/monitors/{NAME}/runs/{RUN}/report\.png")
 def report_png(c: Ctx, name: str, run_id: str) -> Reply:
     path = _report_path(c, name, run_id, ".png")
     return Reply(200, path.read_bytes(), b"image/png")
 
 
-@page(f"/monitors/{NAME}/runs/{RUN}.json")
+@page(rf"/monitors/{NAME}/runs/{RUN}\.json")
 def run_json(c: Ctx, name: str, run_id: str) -> Reply:
     """The run's result as JSON (what `pmle monitors show --json` prints)."""
     import orjson
