@@ -106,3 +106,17 @@ def test_histories_of_many_runs_in_one_query(ws: Workspace) -> None:
             assert curves[key] == ws.tracking.metric_history(ref, key)
         assert len(curves["gap"]) == 1 and math.isnan(curves["gap"][0].value)
     assert ws.tracking.histories([]) == {}
+
+
+def test_keys_of_an_experiment_cover_every_run(ws: Workspace) -> None:
+    from pmle.errors import NotFound
+
+    with ws.tracking.start_run("keys", params={"lr": 0.1}) as run:
+        run.log_metric("loss", 0.5)
+    with ws.tracking.start_run("keys", params={"depth": 3}) as run:
+        run.log_metric("auc", 0.9)
+    with ws.tracking.start_run("other", params={"seed": 1}) as run:
+        run.log_metric("rmse", 2.0)
+    assert ws.tracking.keys("keys") == (["depth", "lr"], ["auc", "loss"])
+    with pytest.raises(NotFound):
+        ws.tracking.keys("nope")

@@ -523,6 +523,24 @@ class TrackingStore:
         nan = float("nan")
         return [MetricPoint(s, nan if v is None else v, ts) for s, v, ts in rows]
 
+    def keys(self, experiment: str) -> tuple[list[str], list[str]]:
+        """The parameter and metric names any run of `experiment` logged, sorted."""
+        import sqlalchemy as sa
+
+        r, e = t.tracking_runs, t.experiments
+        runs = sa.select(r.c.id).join(e, e.c.id == r.c.experiment_id).where(e.c.name == experiment)
+        out = []
+        with self._engine.connect() as conn:
+            for table in (t.run_params, t.run_latest_metrics):
+                query = (
+                    sa.select(table.c.key)
+                    .where(table.c.run_id.in_(runs.scalar_subquery()))
+                    .distinct()
+                    .order_by(table.c.key)
+                )
+                out.append(list(conn.execute(query).scalars()))
+        return out[0], out[1]
+
     def histories(self, run_ids: Sequence[int]) -> dict[tuple[int, str], list[MetricPoint]]:
         """Every metric curve of the runs, in one query: {(run id, key): points by step}."""
         import sqlalchemy as sa

@@ -260,6 +260,11 @@ class Tracking:
                 out.setdefault(key, {})[info.ref] = points
         return out
 
+    def keys(self, experiment: str) -> tuple[list[str], list[str]]:
+        """(parameter names, metric names) that any run of `experiment` logged, sorted."""
+        self.experiment(experiment)  # NotFound for an unknown one
+        return self._store.keys(experiment)
+
     def histories(self, refs: Sequence[int | str | Run]) -> dict[str, dict[str, list[MetricPoint]]]:
         """{run ref: {metric: points by step}} for every metric of the runs (one query)."""
         from pmle.tracking.runs import Run

@@ -134,8 +134,7 @@ def experiment(c: Ctx, name: str) -> Reply:
         )
     except InvalidInput as exc:
         error = str(exc)
-    params = sorted({k for r in runs for k in r.params})
-    metrics = sorted({k for r in runs for k in r.metrics})
+    params, metrics = tracking.keys(name)  # every column, so any one can be sorted on
     return c.render(
         "experiments_experiment.html",
         experiment=info,
