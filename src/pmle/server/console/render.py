@@ -123,10 +123,29 @@ def environment() -> jinja2.Environment:
     return env
 
 
+VENDOR = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")
+
+
+def _with_vega(html: str) -> str:
+    """A page with charts gets the Vega bundles as deferred scripts in its head, before
+    console.js: the browser fetches and compiles them while it parses the page."""
+    from pmle.server.console import static
+
+    marker = '<script src="/static/console.js'
+    if '<figure class="chart"' not in html or marker not in html:
+        return html
+    tags = "".join(
+        f'<script src="/static/vendor/{name}?v={static.version("vendor/" + name)}" defer>'
+        "</script>\n"
+        for name in VENDOR
+    )
+    return html.replace(marker, tags + marker, 1)
+
+
 def render(template: str, c: Ctx, **context: Any) -> str:
     """A page: the template with the request's context (session, CSRF, notice, nav)."""
     section = "/" + c.path.strip("/").split("/", 1)[0] if c.path != "/" else "/"
-    return (
+    html = (
         environment()
         .get_template(template)
         .render(
@@ -137,3 +156,4 @@ def render(template: str, c: Ctx, **context: Any) -> str:
             **context,
         )
     )
+    return _with_vega(html)

@@ -25,7 +25,10 @@
   var vendor = ["vega.min.js", "vega-lite.min.js", "vega-embed.min.js"];
   var loading = null;
 
+  // Pages with charts carry the bundles in their head already; pages that add charts later
+  // load them here.
   function loadVega() {
+    if (window.vegaEmbed) return Promise.resolve();
     if (loading) return loading;
     loading = vendor.reduce(function (chain, file) {
       return chain.then(function () {
