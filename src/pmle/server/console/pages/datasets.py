@@ -3,11 +3,12 @@ stored statistics (histograms, top values), versions and lineage."""
 
 from __future__ import annotations
 
-import math
 import re
 from typing import TYPE_CHECKING, Any
 
 from pmle.errors import InvalidInput
+from pmle.server.console.links import execution_href
+from pmle.server.console.paging import bounds
 from pmle.server.console.router import Ctx, Reply, is_id, page
 
 if TYPE_CHECKING:
@@ -16,7 +17,6 @@ if TYPE_CHECKING:
     from pmle.data.datasets import DatasetVersion
     from pmle.storage.lineage import LineageGraph
 
-PER_PAGE = 50
 #: Columns a page of statistics shows (each one may draw a chart).
 COLUMNS_PER_PAGE = 50
 #: How far the lineage graph walks up and down from the version.
@@ -25,24 +25,10 @@ LINEAGE_DEPTH = 3
 LINEAGE_NODES = 60
 
 
-def pages(total: int, page_no: int, per_page: int = PER_PAGE) -> dict[str, Any]:
-    """The pager of a list: the page shown (clamped), the number of pages, the slice bounds."""
-    count = max(1, math.ceil(total / per_page))
-    current = max(1, min(page_no, count))
-    start = (current - 1) * per_page
-    return {
-        "page": current,
-        "pages": count,
-        "start": start,
-        "stop": min(total, start + per_page),
-        "total": total,
-    }
-
-
 @page("/datasets")
 def datasets(c: Ctx) -> Reply:
     items = c.ws.datasets.list()
-    pager = pages(len(items), c.int_arg("page", 1, lo=1))
+    pager = bounds(len(items), c.int_arg("page", 1, lo=1))
     return c.render("datasets.html", items=items[pager["start"] : pager["stop"]], pager=pager)
 
 
@@ -56,8 +42,8 @@ def dataset(c: Ctx, name: str) -> Reply:
         raise InvalidInput(f"bad version {version!r}", hint="write ?version=3")
     dv = ws.datasets.get(f"{name}@{version}" if version else name)
     versions = list(reversed(ws.datasets.versions(name)))
-    vpager = pages(len(versions), c.int_arg("vpage", 1, lo=1))
-    cpager = pages(len(dv.columns), c.int_arg("page", 1, lo=1), COLUMNS_PER_PAGE)
+    vpager = bounds(len(versions), c.int_arg("vpage", 1, lo=1))
+    cpager = bounds(len(dv.columns), c.int_arg("page", 1, lo=1), COLUMNS_PER_PAGE)
     shown = dv.columns[cpager["start"] : cpager["stop"]]
     stats = dv.stats.get("columns", {})
     return c.render(
@@ -126,7 +112,6 @@ def _add(
     graph: LineageGraph, nodes: dict[str, Any], edges: list[tuple[str, str]], root: int
 ) -> None:
     from pmle.server.console.dag import Node
-    from pmle.server.console.pages.models import _execution_href
 
     for art in graph.artifacts.values():
         key = f"a{art.id}"
@@ -147,7 +132,7 @@ def _add(
                 ex.type,
                 ex.name or ex.state,
                 state.get(ex.state, ex.state.lower()),
-                _execution_href(ex.type, ex.name, ex.properties),
+                execution_href(ex.type, ex.name, ex.properties),
             )
     for e in graph.events:
         if e.artifact_id not in graph.artifacts or e.execution_id not in graph.executions:

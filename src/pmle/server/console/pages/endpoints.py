@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from pmle.errors import InvalidInput
-from pmle.server.console.pages.models import pager, percent, refresh_server
+from pmle.server.console.pages.models import percent, refresh_server
+from pmle.server.console.paging import linked
 from pmle.server.console.router import Ctx, Reply, action, is_id, page, redirect
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ def _href(name: str) -> str:
 @page("/endpoints")
 def endpoints_list(c: Ctx) -> Reply:
     endpoints = c.ws.endpoints.list()
-    pg = pager(c, len(endpoints))
+    pg = linked(c, len(endpoints))
     return c.render("endpoints.html", endpoints=endpoints[pg["start"] : pg["end"]], pg=pg)
 
 

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode
 
 from pmle.errors import InvalidInput, NotFound
-from pmle.server.console.pages.pipelines import pager, whole_x
+from pmle.server.console.pages.pipelines import whole_x
+from pmle.server.console.paging import PER_PAGE, open_ended
 from pmle.server.console.router import Ctx, Reply, is_id, page
 
 if TYPE_CHECKING:
     from pmle.tracking.records import RunInfo
 
-PER_PAGE = 50
 MAX_COMPARE = 10
 MAX_CURVES = 24  # metric charts on one run's page
 _ATTRIBUTES = {"name", "status", "started_at", "ended_at"}
@@ -50,7 +50,7 @@ def experiments(c: Ctx) -> Reply:
         "experiments.html",
         experiments=found[start : start + PER_PAGE],
         total=len(found),
-        pager=pager(c, number, start + PER_PAGE < len(found)),
+        pager=open_ended(c, number, start + PER_PAGE < len(found)),
     )
 
 
@@ -147,7 +147,7 @@ def experiment(c: Ctx, name: str) -> Reply:
         filter=filter_text,
         error=error,
         sort_url=lambda column: _sort_url(c, column, sort, descending),
-        pager=pager(c, number, number * PER_PAGE < total),
+        pager=open_ended(c, number, number * PER_PAGE < total),
     )
 
 

@@ -7,13 +7,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from pmle.errors import InvalidInput
-from pmle.server.console.pages.datasets import pages
+from pmle.server.console.paging import bounds
 from pmle.server.console.router import Ctx, Reply, action, is_id, page, redirect
 
 if TYPE_CHECKING:
     from pmle.features.materialize import Freshness, MaterializationRun
 
-PER_PAGE = 50
 VIEW = r"(?P<view>[^/]+)"
 
 
@@ -53,7 +52,7 @@ def _freshness_rows(c: Ctx, fresh: list[Freshness]) -> list[dict[str, Any]]:
 def features(c: Ctx) -> Reply:
     store = c.ws.features
     views = store.views()
-    pager = pages(len(views), c.int_arg("page", 1, lo=1))
+    pager = bounds(len(views), c.int_arg("page", 1, lo=1))
     shown = views[pager["start"] : pager["stop"]]
     return c.render(
         "features.html",
@@ -76,7 +75,7 @@ def feature_view(c: Ctx, view: str) -> Reply:
     versions = list(reversed(store.versions(vv.name)))
     current = versions[0].version if versions else vv.version
     materializations = runs(store, vv.name)
-    pager = pages(len(materializations), c.int_arg("page", 1, lo=1))
+    pager = bounds(len(materializations), c.int_arg("page", 1, lo=1))
     fresh = store.freshness([vv.name])
     entities = {e.name: e for e in store.entities()}
     return c.render(

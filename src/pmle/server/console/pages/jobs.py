@@ -7,13 +7,12 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from pmle.server.console.pages.pipelines import pager, tail, whole_x
+from pmle.server.console.pages.pipelines import tail, whole_x
+from pmle.server.console.paging import PER_PAGE, open_ended
 from pmle.server.console.router import Ctx, Reply, action, page, redirect
 
 if TYPE_CHECKING:
     from pmle.training.tuning import Study, TrialInfo
-
-PER_PAGE = 50
 
 
 def _best(study: Study, trials: list[TrialInfo]) -> TrialInfo | None:
@@ -50,7 +49,7 @@ def jobs(c: Ctx) -> Reply:
         "jobs.html",
         jobs=found[:PER_PAGE],
         studies=[_summary(s) for s in ws.tuning.studies()],
-        pager=pager(c, number, len(found) > PER_PAGE),
+        pager=open_ended(c, number, len(found) > PER_PAGE),
     )
 
 
@@ -113,5 +112,5 @@ def study_page(c: Ctx, name: str) -> Reply:
         params=params,
         trials=trials[start : start + PER_PAGE],
         chart_spec=spec,
-        pager=pager(c, number, start + PER_PAGE < len(trials)),
+        pager=open_ended(c, number, start + PER_PAGE < len(trials)),
     )

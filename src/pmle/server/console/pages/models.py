@@ -4,9 +4,11 @@ lineage, and the actions on them (aliases, deploying a version to an endpoint)."
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from pmle.errors import InvalidInput, NotFound
+from pmle.server.console.links import execution_href
+from pmle.server.console.paging import linked
 from pmle.server.console.router import Ctx, Reply, action, is_id, page, redirect
 
 if TYPE_CHECKING:
@@ -16,32 +18,11 @@ if TYPE_CHECKING:
     from pmle.serving.endpoints import EndpointInfo
     from pmle.workspace import Workspace
 
-PER_PAGE = 50
 NAME = r"(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)"
 #: lineage execution states → the CSS state classes of the graph
 _STATES = {"COMPLETE": "succeeded", "FAILED": "failed", "RUNNING": "running", "CACHED": "cached"}
 #: the most boxes a lineage graph draws (the nearest ones are kept)
 MAX_NODES = 60
-
-
-def pager(c: Ctx, total: int, per_page: int = PER_PAGE) -> dict[str, Any]:
-    """The page asked for (`?page=N`, clamped) with its slice bounds and neighbour links."""
-    pages = max(1, -(-total // per_page))
-    n = c.int_arg("page", 1, lo=1, hi=pages)
-    other = {k: v for k, v in c.query.items() if k not in ("page", "notice")}
-
-    def link(p: int) -> str:
-        return c.path + "?" + urlencode({**other, "page": p})
-
-    return {
-        "page": n,
-        "pages": pages,
-        "total": total,
-        "start": (n - 1) * per_page,
-        "end": n * per_page,
-        "prev": link(n - 1) if n > 1 else None,
-        "next": link(n + 1) if n < pages else None,
-    }
 
 
 def percent(text: str, what: str) -> int:
@@ -70,7 +51,7 @@ def model_href(name: str, version: int | None = None) -> str:
 @page("/models")
 def models_list(c: Ctx) -> Reply:
     models = c.ws.models.list()
-    pg = pager(c, len(models))
+    pg = linked(c, len(models))
     shown = models[pg["start"] : pg["end"]]
     latest = c.ws.models.latest_versions([m.name for m in shown])
     return c.render("models.html", models=shown, latest=latest, pg=pg)
@@ -89,7 +70,7 @@ def model_detail(c: Ctx, name: str) -> Reply:
     else:
         mv = next((v for v in versions if "default" in v.aliases), versions[-1])
     newest_first = list(reversed(versions))
-    pg = pager(c, len(newest_first))
+    pg = linked(c, len(newest_first))
     endpoints = ws.endpoints.list()
     serving = [
         (e, d) for e in endpoints for d in e.deployed_models if d.model_name == name
@@ -194,16 +175,6 @@ def _artifact_href(uri: str | None) -> str | None:
     return None
 
 
-def _execution_href(kind: str, name: str | None, props: dict[str, Any]) -> str | None:
-    if kind == "PipelineTask" and props.get("run_id") is not None:
-        from pmle.server.console.pages.pipelines import _slug
-
-        return f"/pipelines/runs/{quote(str(props['run_id']))}#{_slug(str(props.get('task', '')))}"
-    if kind == "ExperimentRun" and name and "/" in name:
-        return f"/experiments/{quote(name.split('/', 1)[0])}"
-    return None
-
-
 def _lineage_svg(ws: Workspace, mv: ModelVersion, endpoints: list[EndpointInfo]) -> Markup:
     """Where the version came from (datasets, runs, pipeline tasks, three steps up), what was
     made from it (one step down) and the endpoints serving it, as an SVG graph."""
@@ -242,7 +213,7 @@ def _lineage_svg(ws: Workspace, mv: ModelVersion, endpoints: list[EndpointInfo])
                         x.type,
                         x.name or "",
                         _STATES.get(x.state, ""),
-                        _execution_href(x.type, x.name, x.properties),
+                        execution_href(x.type, x.name, x.properties),
                     ),
                 )
             for ev in graph.events:

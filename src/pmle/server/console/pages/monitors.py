@@ -8,13 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pmle.errors import InvalidInput, NotFound
-from pmle.server.console.pages.datasets import pages
+from pmle.server.console.paging import PER_PAGE, bounds
 from pmle.server.console.router import Ctx, Reply, action, is_id, page, redirect
 
 if TYPE_CHECKING:
     from pmle.monitoring.records import MonitorInfo, MonitorRun
 
-PER_PAGE = 50
 #: Runs the distance chart spans (the newest).
 CHART_RUNS = 100
 NAME = r"(?P<name>[^/]+)"
@@ -24,7 +23,7 @@ RUN = r"(?P<run_id>\d{1,18})"
 @page("/monitors")
 def monitors(c: Ctx) -> Reply:
     items = c.ws.monitors.summaries()
-    pager = pages(len(items), c.int_arg("page", 1, lo=1))
+    pager = bounds(len(items), c.int_arg("page", 1, lo=1))
     return c.render("monitors.html", items=items[pager["start"] : pager["stop"]], pager=pager)
 
 

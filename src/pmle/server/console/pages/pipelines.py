@@ -4,44 +4,25 @@ tails; retrying a failed run, cancelling a running one, pausing and resuming sch
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
 
 from pmle.errors import Conflict, PmleError
+from pmle.server.console.links import task_anchor
+from pmle.server.console.paging import PER_PAGE, open_ended
 from pmle.server.console.router import Ctx, Reply, action, page, redirect
 
 if TYPE_CHECKING:
     from pmle.pipelines.runs import PipelineRun
 
-PER_PAGE = 50
 LOG_TAIL_LINES = 200
 LOG_TAIL_BYTES = 64 * 1024
 RETRY_WAIT_S = 10.0  # how long a retry request waits for the run to be claimed (or to end)
-_SLUG = re.compile(r"[^A-Za-z0-9_-]+")
 
 
 # -- helpers shared by the console's pipelines, experiments and jobs pages --------------------
-
-
-def page_url(c: Ctx, number: int) -> str:
-    """This page's URL with its query, at page `number`."""
-    query = {k: v for k, v in c.query.items() if k not in {"page", "notice"}}
-    if number > 1:
-        query["page"] = str(number)
-    return c.path + (f"?{urlencode(query)}" if query else "")
-
-
-def pager(c: Ctx, number: int, has_next: bool) -> dict[str, Any]:
-    """What the `pager` macro draws: the page number and the prev / next links (or None)."""
-    return {
-        "page": number,
-        "prev": page_url(c, number - 1) if number > 1 else None,
-        "next": page_url(c, number + 1) if has_next else None,
-    }
 
 
 def whole_x(spec: dict[str, Any]) -> dict[str, Any]:
@@ -78,10 +59,6 @@ def tail(path: Path, *, lines: int = LOG_TAIL_LINES, limit: int = LOG_TAIL_BYTES
 
 
 # -- runs -------------------------------------------------------------------------------------
-
-
-def _slug(key: str) -> str:
-    return "task-" + _SLUG.sub("-", key).strip("-")
 
 
 def _leaves(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -130,7 +107,7 @@ def pipelines(c: Ctx) -> Reply:
         pipeline=pipeline,
         schedules=schedules,
         schedule_names={s.id: s.name for s in schedules},
-        pager=pager(c, number, len(runs) > PER_PAGE),
+        pager=open_ended(c, number, len(runs) > PER_PAGE),
     )
 
 
@@ -184,7 +161,7 @@ def _graph(run: PipelineRun, tasks: list[dict[str, Any]]) -> Any:
                 label=t["key"].rpartition("/")[2] if t.get("isGroup") else str(t["name"]),
                 detail=detail,
                 state="cached" if how and state == "SUCCEEDED" else state.lower(),
-                href=f"#{_slug(t['key'])}",
+                href=f"#{task_anchor(t['key'])}",
             )
         )
         for up in t.get("upstream") or []:
@@ -230,7 +207,7 @@ def _timings(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         rows.append(
             {
                 "key": t["key"],
-                "slug": _slug(t["key"]),
+                "slug": task_anchor(t["key"]),
                 "state": t.get("state") or "",
                 "group": bool(t.get("isGroup")),
                 "cache": "cached" if t.get("cacheHit") else "reused" if t.get("reused") else "",
@@ -263,8 +240,8 @@ def run_page(c: Ctx, run_id: str) -> Reply:
         tasks.append(
             {
                 **t,
-                "slug": _slug(t["key"]),
-                "after": [(u, _slug(u)) for u in t.get("upstream") or []],
+                "slug": task_anchor(t["key"]),
+                "after": [(u, task_anchor(u)) for u in t.get("upstream") or []],
                 "output_artifacts": artifacts,
                 "logs": [] if t.get("isGroup") else _logs(run, t),
             }
