@@ -41,6 +41,13 @@ def editor(ws: Workspace, console: str, sign_in: Any) -> Iterator[httpx.Client]:
         yield client
 
 
+def _html(text: str) -> str:
+    """`text` as the page shows it (escaped: an apostrophe is `&#39;`)."""
+    from markupsafe import escape
+
+    return str(escape(text))
+
+
 def _csrf(client: httpx.Client, csrf_of: Any) -> str:
     return str(csrf_of(client.get("/exam").text))
 
@@ -141,7 +148,7 @@ def test_a_mock_exam_from_start_to_review(
     assert _attempt(ws, attempt_id).questions[6].answer is None
     assert "question 6 of 50" in editor.get(f"/exam/attempts/{attempt_id}?q=6").text
     # no feedback while the exam is open
-    assert "Not quite" not in page.text and first.item.explanation[:40] not in page.text
+    assert "Not quite" not in page.text and _html(first.item.explanation[:40]) not in page.text
     assert editor.get(f"/exam/attempts/{attempt_id}/review").status_code == 409
 
     # the finish screen, then submit
@@ -165,7 +172,7 @@ def test_a_mock_exam_from_start_to_review(
     flagged = editor.get(f"/exam/attempts/{attempt_id}/review?show=flagged")
     assert flagged.text.count('class="card exam-review') == 1
     assert 'id="q2"' in flagged.text and "⚑ flagged" in flagged.text
-    assert "✗ your answer" in flagged.text and second.item.explanation[:40] in flagged.text
+    assert "✗ your answer" in flagged.text and _html(second.item.explanation[:40]) in flagged.text
     wrong = editor.get(f"/exam/attempts/{attempt_id}/review?show=wrong")
     assert wrong.text.count('class="card exam-review') == 49 and 'id="q1"' not in wrong.text
     everything = editor.get(f"/exam/attempts/{attempt_id}/review")
@@ -248,7 +255,7 @@ def test_practice_gives_feedback_at_once(
     assert _notice(r) == "Not quite."
     page = editor.get(f"/exam/attempts/{attempt_id}/q/1")
     assert "Not quite" in page.text and "✓ correct" in page.text and "✗ your answer" in page.text
-    assert first.item.explanation[:40] in page.text
+    assert _html(first.item.explanation[:40]) in page.text
     assert all(ref in page.text for ref in first.item.references)
     assert (
         '<fieldset class="exam-options" disabled>' in page.text and "Check answer" not in page.text
